@@ -1,0 +1,142 @@
+import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import { GetCommand, PutCommand, QueryCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { ChunkStats } from '../../core/report';
+import type { Checkpoints, Manifest } from '../../pipeline/ports';
+
+// One table: pk = file#<fileId>; sk = "manifest" or chunk#<index, zero-padded>.
+const pk = (fileId: string) => `file#${fileId}`;
+const chunkSk = (i: number) => `chunk#${String(i).padStart(6, '0')}`;
+
+export class DynamoCheckpoints implements Checkpoints {
+  constructor(private readonly ddb: DynamoDBDocumentClient, private readonly table: string) {}
+
+  async openFile(m: Omit<Manifest, 'doneChunks' | 'status'>): Promise<Manifest> {
+    try {
+      await this.ddb.send(
+        new PutCommand({
+          TableName: this.table,
+          Item: { pk: pk(m.fileId), sk: 'manifest', ...m, status: 'splitting', doneChunks: 0 },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+    } catch (err) {
+      if (!(err instanceof ConditionalCheckFailedException)) throw err;
+    }
+    return (await this.getManifest(m.fileId))!;
+  }
+
+  async addChunk(fileId: string, chunk: number): Promise<'pending' | 'done'> {
+    try {
+      await this.ddb.send(
+        new PutCommand({
+          TableName: this.table,
+          Item: { pk: pk(fileId), sk: chunkSk(chunk), status: 'pending' },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+      return 'pending';
+    } catch (err) {
+      if (!(err instanceof ConditionalCheckFailedException)) throw err;
+      return (await this.chunkStatus(fileId, chunk)) ?? 'pending';
+    }
+  }
+
+  async chunkStatus(fileId: string, chunk: number): Promise<'pending' | 'done' | undefined> {
+    const res = await this.ddb.send(new GetCommand({ TableName: this.table, Key: { pk: pk(fileId), sk: chunkSk(chunk) }, ConsistentRead: true }));
+    return res.Item?.status as 'pending' | 'done' | undefined;
+  }
+
+  async finishSplit(fileId: string, totals: { chunks: number; records: number; error?: string }): Promise<void> {
+    await this.ddb.send(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: { pk: pk(fileId), sk: 'manifest' },
+        UpdateExpression: `SET chunks = :c, #records = :r, #status = :split${totals.error ? ', #error = :e' : ''}`,
+        ConditionExpression: '#status = :splitting',
+        ExpressionAttributeNames: { '#records': 'records', '#status': 'status', ...(totals.error ? { '#error': 'error' } : {}) },
+        ExpressionAttributeValues: {
+          ':c': totals.chunks,
+          ':r': totals.records,
+          ':split': 'split',
+          ':splitting': 'splitting',
+          ...(totals.error ? { ':e': totals.error } : {}),
+        },
+      }),
+    ).catch((err) => {
+      // A concurrent run of the same split got there first; its totals are the same.
+      if (!(err instanceof ConditionalCheckFailedException)) throw err;
+    });
+  }
+
+  async completeChunk(fileId: string, chunk: number, stats: ChunkStats): Promise<boolean> {
+    // One transaction: the chunk turns done and the file's done-count moves, or neither.
+    try {
+      await this.ddb.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              Update: {
+                TableName: this.table,
+                Key: { pk: pk(fileId), sk: chunkSk(chunk) },
+                UpdateExpression: 'SET #status = :done, stats = :stats, doneAt = :now',
+                ConditionExpression: '#status = :pending',
+                ExpressionAttributeNames: { '#status': 'status' },
+                ExpressionAttributeValues: { ':done': 'done', ':pending': 'pending', ':stats': stats, ':now': new Date().toISOString() },
+              },
+            },
+            {
+              Update: {
+                TableName: this.table,
+                Key: { pk: pk(fileId), sk: 'manifest' },
+                UpdateExpression: 'ADD doneChunks :one',
+                ExpressionAttributeValues: { ':one': 1 },
+              },
+            },
+          ],
+        }),
+      );
+      return true;
+    } catch (err) {
+      if (err instanceof TransactionCanceledException && err.CancellationReasons?.[0]?.Code === 'ConditionalCheckFailed') return false;
+      throw err;
+    }
+  }
+
+  async getManifest(fileId: string): Promise<Manifest | undefined> {
+    const res = await this.ddb.send(new GetCommand({ TableName: this.table, Key: { pk: pk(fileId), sk: 'manifest' }, ConsistentRead: true }));
+    if (!res.Item) return undefined;
+    const { pk: _pk, sk: _sk, ...m } = res.Item;
+    return m as Manifest;
+  }
+
+  async chunkStats(fileId: string): Promise<ChunkStats[]> {
+    const out: ChunkStats[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const res = await this.ddb.send(
+        new QueryCommand({
+          TableName: this.table,
+          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :chunk)',
+          ExpressionAttributeValues: { ':pk': pk(fileId), ':chunk': 'chunk#' },
+          ConsistentRead: true,
+          ExclusiveStartKey: start,
+        }),
+      );
+      for (const item of res.Items ?? []) if (item.stats) out.push(item.stats as ChunkStats);
+      start = res.LastEvaluatedKey;
+    } while (start);
+    return out;
+  }
+
+  async markReported(fileId: string): Promise<void> {
+    await this.ddb.send(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: { pk: pk(fileId), sk: 'manifest' },
+        UpdateExpression: 'SET #status = :reported',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: { ':reported': 'reported' },
+      }),
+    );
+  }
+}

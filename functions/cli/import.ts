@@ -1,0 +1,123 @@
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { basename, join, resolve } from 'node:path';
+import { SingleBar, Presets } from 'cli-progress';
+import { FileCheckpoints } from '../adapters/local/file-checkpoints';
+import { DirReports } from '../adapters/local/dir-reports';
+import { InProcessQueue, MemoryStaging } from '../adapters/local/memory';
+import { NdjsonSink } from '../adapters/ndjson-sink';
+import { PostHogSink } from '../adapters/posthog-sink';
+import { formatByName } from '../core/formats';
+import { fileIdentity } from '../core/identity';
+import type { ChunkMessage } from '../core/messages';
+import type { FileReport } from '../core/report';
+import type { Limits, PersonMode } from '../core/settings';
+import type { EventSink } from '../pipeline/ports';
+import { sendChunk } from '../pipeline/send';
+import { splitFile } from '../pipeline/split';
+
+export interface ImportOptions {
+  host?: string;
+  apiKey?: string;
+  out?: string;
+  format: string;
+  stateDir: string;
+  personMode: PersonMode;
+  limits: Limits;
+  /** Attempts per chunk before the import stops (a re-run continues from there). */
+  attempts: number;
+  retryDelayMs: number;
+  progress: boolean;
+}
+
+export interface ImportResult {
+  report: FileReport | undefined;
+  reportPath?: string;
+  out?: string;
+  alreadyDone: boolean;
+}
+
+/**
+ * One machine, the same core as the Lambdas: split into chunks, hand each to the sender through
+ * an in-process queue, checkpoint each done chunk in a local file. Interrupted, it resumes.
+ */
+export async function importFile(path: string, opts: ImportOptions): Promise<ImportResult> {
+  const abs = resolve(path);
+  const st = await stat(abs);
+  if (!st.isFile()) throw new Error(`${path}: not a file`);
+  formatByName(opts.format); // unknown format: fail before anything is read
+  const fileId = fileIdentity(abs, `${st.size}:${st.mtimeMs}`);
+  const checkpoints = await FileCheckpoints.load(join(opts.stateDir, `${fileId}.json`));
+  const reports = new DirReports(join(opts.stateDir, 'reports'));
+  const file = { uri: abs };
+
+  let sink: EventSink;
+  let ndjson: NdjsonSink | undefined;
+  if (opts.host) {
+    if (!opts.apiKey) throw new Error('--api-key (or POSTHOG_API_KEY) is required with --host');
+    sink = new PostHogSink({ host: opts.host, apiKey: opts.apiKey, batchSize: opts.limits.batchSize, retryDelayMs: opts.retryDelayMs });
+  } else {
+    ndjson = new NdjsonSink(opts.out ?? defaultOut(path));
+    await ndjson.open(checkpoints.outBytes);
+    checkpoints.trackOutput(() => ndjson!.size());
+    sink = ndjson;
+  }
+
+  const staging = new MemoryStaging();
+  const sendDeps = {
+    checkpoints,
+    staging,
+    reports,
+    sink,
+    format: formatByName,
+    context: () => ({ origin: basename(abs), personMode: opts.personMode, now: Date.now() }),
+  };
+  const consume = async (msg: ChunkMessage) => {
+    const body = await staging.get(msg.staged);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await staging.put(msg.staged, body); // sendChunk takes it; put back for a retry
+        await sendChunk(msg, sendDeps);
+        return;
+      } catch (err) {
+        if (attempt >= opts.attempts) {
+          throw new Error(`chunk ${msg.chunk} (from line ${msg.firstLine}) failed ${attempt} times: ${(err as Error).message}; run the same command again to continue`);
+        }
+        await new Promise((r) => setTimeout(r, opts.retryDelayMs * attempt));
+      }
+    }
+  };
+
+  const bar = opts.progress ? new SingleBar({ format: 'importing [{bar}] {percentage}% | {value}/{total} bytes | {eta_formatted} left', hideCursor: true }, Presets.shades_classic) : undefined;
+  bar?.start(st.size, 0);
+  const raw = createReadStream(abs, { highWaterMark: 1 << 20 });
+  raw.on('data', () => bar?.update(raw.bytesRead));
+  try {
+    const result = await splitFile(file, fileId, opts.format, raw as AsyncIterable<Buffer>, {
+      checkpoints,
+      staging,
+      queue: new InProcessQueue(consume),
+      reports,
+      limits: opts.limits,
+      stagingKey: (id, i) => `${id}/${i}`,
+    });
+    bar?.update(st.size);
+    bar?.stop();
+    const manifest = await checkpoints.getManifest();
+    const report = manifest?.status === 'reported' ? await reports.read(fileId) : undefined;
+    return {
+      report,
+      reportPath: join(opts.stateDir, 'reports', `${fileId}.report.json`),
+      ...(ndjson ? { out: opts.out ?? defaultOut(path) } : {}),
+      alreadyDone: result.skipped === 'already-split',
+    };
+  } finally {
+    bar?.stop();
+    raw.destroy();
+    await ndjson?.close();
+  }
+}
+
+function defaultOut(path: string): string {
+  return `${basename(path).replace(/(\.jsonl|\.ndjson|\.json)?(\.gz)?$/, '')}.posthog.ndjson`;
+}

@@ -1,0 +1,92 @@
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { replayDlq } from '../adapters/aws/dlq';
+import { stackOutputs } from '../adapters/aws/stack-outputs';
+import { FORMAT_NAMES } from '../core/formats';
+import { Limits, PersonMode } from '../core/settings';
+import { importFile } from './import';
+
+const positiveInt = (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive whole number');
+  return n;
+};
+
+const program = new Command('backfill').description('Import historical analytics exports into PostHog, exactly once.');
+
+program
+  .command('import')
+  .description('import FILE on this machine: post to PostHog with --host, or write the events to --out')
+  .argument('<file>', 'export file: NDJSON or a JSON array, optionally gzipped')
+  .addOption(new Option('--host <url>', 'PostHog host, e.g. https://us.i.posthog.com').env('POSTHOG_HOST'))
+  .addOption(new Option('--api-key <key>', 'PostHog project API key').env('POSTHOG_API_KEY'))
+  .option('--out <file>', 'write the events that would be posted to this NDJSON file (default without --host: <file>.posthog.ndjson)')
+  .addOption(new Option('--format <name>', 'input format').choices(FORMAT_NAMES).default('posthog'))
+  .option('--state-dir <dir>', 'checkpoints and reports', '.backfill')
+  .addOption(new Option('--person-mode <mode>', 'how $set reaches person properties').choices(PersonMode.options).default('set_once'))
+  .option('--chunk-records <n>', 'records per chunk', positiveInt)
+  .option('--batch-size <n>', 'events per /batch/ request', positiveInt)
+  .option('--attempts <n>', 'tries per chunk before stopping', positiveInt, 5)
+  .option('--no-progress', 'no progress bar')
+  .action(async (file: string, o) => {
+    if (o.host && o.out) throw new InvalidArgumentError('give --host or --out, not both');
+    const limits = Limits.parse({
+      ...(o.chunkRecords ? { chunkRecords: o.chunkRecords } : {}),
+      ...(o.batchSize ? { batchSize: o.batchSize } : {}),
+    });
+    const res = await importFile(file, {
+      host: o.host,
+      apiKey: o.apiKey,
+      out: o.out,
+      format: o.format,
+      stateDir: o.stateDir,
+      personMode: o.personMode,
+      limits,
+      attempts: o.attempts,
+      retryDelayMs: 1000,
+      progress: Boolean(o.progress) && Boolean(process.stderr.isTTY),
+    });
+    const r = res.report;
+    if (res.alreadyDone) console.log(`${file}: already imported (checkpoints in ${o.stateDir}); nothing sent again`);
+    if (r) {
+      const reasons = Object.entries(r.records.byReason).map(([k, v]) => `${k} ${v}`).join(', ');
+      console.log(`${file}: ${r.records.read} records read, ${r.records.sent} sent (${r.records.events} events), ${r.records.rejected} rejected${reasons ? ` (${reasons})` : ''}, ${r.records.filtered} filtered`);
+      if (r.records.noTimestamp) console.log(`  ${r.records.noTimestamp} events had no timestamp: PostHog uses the time of ingestion for them`);
+      if (r.rejectedReport) console.log(`  rejected records: ${r.rejectedReport}`);
+      if (r.error) console.log(`  input error: ${r.error}`);
+      console.log(`  report: ${res.reportPath}`);
+    }
+    if (res.out) console.log(`  events written to ${res.out}`);
+    if (r?.status === 'failed') process.exitCode = 1;
+  });
+
+program
+  .command('replay-dlq')
+  .description('move chunk messages from the dead-letter queue back to the main queue')
+  .option('--dry-run', 'list what would move, move nothing')
+  .option('--max <n>', 'move at most N messages', positiveInt)
+  .addOption(new Option('--stack <name>', 'deployed stack to read the queue URLs from').default('PosthogBackfill'))
+  .addOption(new Option('--queue-url <url>', 'main queue URL (default: stack output QueueUrl)').env('BACKFILL_QUEUE_URL'))
+  .addOption(new Option('--dlq-url <url>', 'DLQ URL (default: stack output DeadLetterQueueUrl)').env('BACKFILL_DLQ_URL'))
+  .action(async (o) => {
+    let { queueUrl, dlqUrl } = o as { queueUrl?: string; dlqUrl?: string };
+    if (!queueUrl || !dlqUrl) {
+      const out = await stackOutputs(o.stack);
+      queueUrl ??= out.QueueUrl;
+      dlqUrl ??= out.DeadLetterQueueUrl;
+    }
+    if (!queueUrl || !dlqUrl) throw new Error(`stack ${o.stack} has no QueueUrl/DeadLetterQueueUrl outputs; pass --queue-url and --dlq-url`);
+    const res = await replayDlq(new SQSClient({}), { queueUrl, dlqUrl, max: o.max, dryRun: o.dryRun });
+    if (o.dryRun) {
+      for (const c of res.chunks) console.log(`  ${c}`);
+      console.log(`${res.seen} messages in the DLQ would be moved (dry run: nothing moved)`);
+    } else {
+      console.log(`moved ${res.moved} of ${res.seen} messages back to the main queue`);
+      if (res.moved < res.seen) process.exitCode = 1;
+    }
+  });
+
+program.parseAsync(process.argv).catch((err: Error) => {
+  console.error(`backfill: ${err.message}`);
+  process.exitCode = 2;
+});

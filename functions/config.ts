@@ -1,0 +1,40 @@
+import { z } from 'zod';
+import { Limits, PersonMode } from './core/settings';
+
+const int = (d: number) => z.coerce.number().int().default(d);
+
+/** Everything a handler reads from its environment, validated at cold start. */
+export const HandlerEnv = z.object({
+  CHECKPOINT_TABLE: z.string().min(1),
+  QUEUE_URL: z.string().url().optional(),
+  POSTHOG_HOST: z.string().url().optional(),
+  POSTHOG_API_KEY_SECRET: z.string().min(1).optional(),
+  FORMAT: z.string().default('posthog'),
+  PERSON_MODE: PersonMode.default('set_once'),
+  CHUNK_RECORDS: int(Limits.shape.chunkRecords.def.defaultValue as number),
+  CHUNK_BYTES: int(Limits.shape.chunkBytes.def.defaultValue as number),
+  BATCH_SIZE: int(Limits.shape.batchSize.def.defaultValue as number),
+  POSTHOG_RETRIES: int(3),
+  POSTHOG_RETRY_DELAY_MS: int(3000),
+  POSTHOG_TIMEOUT_MS: int(30_000),
+});
+export type HandlerEnv = z.infer<typeof HandlerEnv>;
+
+export function readEnv(env: NodeJS.ProcessEnv = process.env): HandlerEnv {
+  const parsed = HandlerEnv.safeParse(env);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new Error(`invalid handler environment: ${issues}`);
+  }
+  return parsed.data;
+}
+
+export function limitsFrom(env: HandlerEnv): Limits {
+  return Limits.parse({ chunkRecords: env.CHUNK_RECORDS, chunkBytes: env.CHUNK_BYTES, batchSize: env.BATCH_SIZE });
+}
+
+export function need<K extends keyof HandlerEnv>(env: HandlerEnv, key: K): NonNullable<HandlerEnv[K]> {
+  const v = env[key];
+  if (v === undefined) throw new Error(`${String(key)} is not set`);
+  return v as NonNullable<HandlerEnv[K]>;
+}

@@ -1,0 +1,26 @@
+import { z } from 'zod';
+
+/** Where a file came from; its identity includes the version so a re-upload is a new file. */
+export const FileRef = z.object({
+  /** `s3://bucket/key` or a local path: shown in reports and the origin property. */
+  uri: z.string().min(1),
+  bucket: z.string().optional(),
+  key: z.string().optional(),
+  version: z.string().optional(),
+});
+export type FileRef = z.infer<typeof FileRef>;
+
+/** The SQS message for one chunk: a claim check on the staged body, kept far under 1 MiB. */
+export const ChunkMessage = z.object({
+  v: z.literal(1),
+  fileId: z.string().min(1),
+  file: FileRef,
+  chunk: z.number().int().min(0),
+  format: z.string().min(1),
+  unit: z.enum(['line', 'element']),
+  firstLine: z.number().int().min(1),
+  records: z.number().int().min(0),
+  staged: z.string().min(1),
+  oversize: z.array(z.object({ n: z.number().int(), bytes: z.number().int() })).max(1000),
+});
+export type ChunkMessage = z.infer<typeof ChunkMessage>;

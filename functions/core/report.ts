@@ -1,0 +1,67 @@
+import type { RejectedRecord } from './transform';
+
+/** What happened to the records of one chunk; summed into the file's report. */
+export interface ChunkStats {
+  read: number;
+  sent: number;
+  rejected: number;
+  filtered: number;
+  /** Events posted (a record may become more than one event). */
+  events: number;
+  /** Events sent without a timestamp: PostHog stamps them with the time of ingestion. */
+  noTimestamp: number;
+  byReason: Record<string, number>;
+}
+
+export const emptyStats = (): ChunkStats => ({ read: 0, sent: 0, rejected: 0, filtered: 0, events: 0, noTimestamp: 0, byReason: {} });
+
+export function addStats(a: ChunkStats, b: ChunkStats): ChunkStats {
+  const byReason = { ...a.byReason };
+  for (const [k, v] of Object.entries(b.byReason)) byReason[k] = (byReason[k] ?? 0) + v;
+  return {
+    read: a.read + b.read,
+    sent: a.sent + b.sent,
+    rejected: a.rejected + b.rejected,
+    filtered: a.filtered + b.filtered,
+    events: a.events + b.events,
+    noTimestamp: a.noTimestamp + b.noTimestamp,
+    byReason,
+  };
+}
+
+export function countReasons(rejected: RejectedRecord[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const r of rejected) out[r.code] = (out[r.code] ?? 0) + 1;
+  return out;
+}
+
+export interface FileReport {
+  file: string;
+  fileId: string;
+  format: string;
+  unit: 'line' | 'element';
+  status: 'complete' | 'failed';
+  chunks: number;
+  records: ChunkStats;
+  /** read = sent + rejected + filtered; false would mean a bug, never silently. */
+  reconciled: boolean;
+  /** Set when the file could not be read to the end (e.g. truncated gzip). */
+  error?: string;
+  rejectedReport?: string;
+  startedAt: string;
+  completedAt: string;
+}
+
+export function buildReport(input: Omit<FileReport, 'reconciled' | 'status'> & { error?: string }): FileReport {
+  const r = input.records;
+  return {
+    ...input,
+    status: input.error ? 'failed' : 'complete',
+    reconciled: r.read === r.sent + r.rejected + r.filtered,
+  };
+}
+
+/** The rejected report: one JSON line per record, with where it was and why. */
+export function rejectedNdjson(fileUri: string, rows: RejectedRecord[]): string {
+  return rows.map((r) => JSON.stringify({ file: fileUri, line: r.n, code: r.code, reason: r.reason, record: r.record })).join('\n') + '\n';
+}

@@ -1,0 +1,57 @@
+import type { PostHogEvent } from '../core/event';
+import type { ChunkMessage, FileRef } from '../core/messages';
+import type { ChunkStats, FileReport } from '../core/report';
+import type { RejectedRecord } from '../core/transform';
+
+// The pipeline talks to the outside only through these; AWS and local mode each implement them.
+
+export interface Manifest {
+  fileId: string;
+  file: FileRef;
+  format: string;
+  unit: 'line' | 'element';
+  status: 'splitting' | 'split' | 'reported';
+  /** Known once the split is over. */
+  chunks?: number;
+  records?: number;
+  doneChunks: number;
+  error?: string;
+  startedAt: string;
+}
+
+export interface Checkpoints {
+  /** Creates the manifest unless it exists; returns the stored one. */
+  openFile(m: Omit<Manifest, 'doneChunks' | 'status'>): Promise<Manifest>;
+  /** Records a chunk as pending unless it exists; returns its status. */
+  addChunk(fileId: string, chunk: number): Promise<'pending' | 'done'>;
+  chunkStatus(fileId: string, chunk: number): Promise<'pending' | 'done' | undefined>;
+  finishSplit(fileId: string, totals: { chunks: number; records: number; error?: string }): Promise<void>;
+  /** Marks a pending chunk done with its stats, once: false if it was already done. */
+  completeChunk(fileId: string, chunk: number, stats: ChunkStats): Promise<boolean>;
+  getManifest(fileId: string): Promise<Manifest | undefined>;
+  chunkStats(fileId: string): Promise<ChunkStats[]>;
+  markReported(fileId: string): Promise<void>;
+}
+
+/** Chunk bodies between splitter and sender (claim check). */
+export interface Staging {
+  put(key: string, body: Buffer): Promise<void>;
+  get(key: string): Promise<Buffer>;
+}
+
+/** Rejected records and file reports, where the user reads them. */
+export interface Reports {
+  putRejected(file: FileRef, fileId: string, chunk: number, rows: RejectedRecord[]): Promise<string>;
+  putReport(file: FileRef, report: FileReport): Promise<string>;
+  /** Where this file's rejected records are written, for the report. */
+  rejectedLocation(file: FileRef, fileId: string): string;
+}
+
+export interface ChunkQueue {
+  send(messages: ChunkMessage[]): Promise<void>;
+}
+
+/** Delivers events; resolves only when every one was accepted, rejects otherwise. */
+export interface EventSink {
+  send(events: PostHogEvent[]): Promise<void>;
+}
