@@ -4,35 +4,43 @@ import { awsClients } from '../adapters/aws/clients';
 import { DynamoCheckpoints } from '../adapters/aws/dynamo-checkpoints';
 import { openObject, S3Reports, S3Staging, stagingKey, WORK_PREFIX } from '../adapters/aws/s3';
 import { SqsChunkQueue } from '../adapters/aws/sqs';
-import { limitsFrom, need, readEnv } from '../config';
+import { limitsFrom, need, readEnv, type HandlerEnv } from '../config';
 import { decodeS3Key, fileIdentity } from '../core/identity';
 import { splitFile, type SplitResult } from '../pipeline/split';
 
-const logger = new Logger({ serviceName: 'backfill-splitter' });
-const env = readEnv();
-const aws = awsClients();
-const checkpoints = new DynamoCheckpoints(aws.ddb, env.CHECKPOINT_TABLE);
-const queue = new SqsChunkQueue(aws.sqs, need(env, 'QUEUE_URL'));
-const limits = limitsFrom(env);
-
 /** S3 ObjectCreated → chunks on the queue. Logs ids and counts only, never record contents. */
-export async function handler(event: S3Event, _context?: Context): Promise<SplitResult[]> {
-  const results: SplitResult[] = [];
-  for (const rec of event.Records ?? []) {
-    const bucket = rec.s3.bucket.name;
-    const key = decodeS3Key(rec.s3.object.key);
-    if (key.startsWith(WORK_PREFIX)) continue; // our own output, never input
-    const version = rec.s3.object.versionId || rec.s3.object.eTag;
-    const file = { uri: `s3://${bucket}/${key}`, bucket, key, ...(version ? { version } : {}) };
-    const fileId = fileIdentity(file.uri, version);
-    const deps = { checkpoints, staging: new S3Staging(aws.s3, bucket), queue, reports: new S3Reports(aws.s3, bucket), limits, stagingKey };
-    const raw = await openObject(aws.s3, bucket, key, rec.s3.object.versionId);
-    const result = await splitFile(file, fileId, env.FORMAT, raw, {
-      ...deps,
-      log: (msg, data) => logger.warn(msg, { ...data, key }),
-    });
-    logger.info('split', { key, fileId, chunks: result.chunks, records: result.records, queued: result.queued, skipped: result.skipped });
-    results.push(result);
-  }
-  return results;
+export function createSplitter(env: HandlerEnv) {
+  const logger = new Logger({ serviceName: 'backfill-splitter' });
+  const aws = awsClients();
+  const checkpoints = new DynamoCheckpoints(aws.ddb, env.CHECKPOINT_TABLE);
+  const queue = new SqsChunkQueue(aws.sqs, need(env, 'QUEUE_URL'));
+  const limits = limitsFrom(env);
+
+  return async (event: S3Event, _context?: Context): Promise<SplitResult[]> => {
+    const results: SplitResult[] = [];
+    for (const rec of event.Records ?? []) {
+      const bucket = rec.s3.bucket.name;
+      const key = decodeS3Key(rec.s3.object.key);
+      if (key.startsWith(WORK_PREFIX)) continue; // our own output, never input
+      const version = rec.s3.object.versionId || rec.s3.object.eTag;
+      const file = { uri: `s3://${bucket}/${key}`, bucket, key, ...(version ? { version } : {}) };
+      const fileId = fileIdentity(file.uri, version);
+      const raw = await openObject(aws.s3, bucket, key, rec.s3.object.versionId);
+      const result = await splitFile(file, fileId, env.FORMAT, raw, {
+        checkpoints,
+        staging: new S3Staging(aws.s3, bucket),
+        queue,
+        reports: new S3Reports(aws.s3, bucket),
+        limits,
+        stagingKey,
+        log: (msg, data) => logger.warn(msg, { ...data, key }),
+      });
+      logger.info('split', { key, fileId, chunks: result.chunks, records: result.records, queued: result.queued, skipped: result.skipped });
+      results.push(result);
+    }
+    return results;
+  };
 }
+
+let instance: ReturnType<typeof createSplitter> | undefined;
+export const handler = (event: S3Event, context?: Context) => (instance ??= createSplitter(readEnv()))(event, context);

@@ -1,0 +1,128 @@
+import assert from 'node:assert/strict';
+import { after, before, beforeEach, describe, test } from 'node:test';
+import { gzipSync } from 'node:zlib';
+import { GetObjectCommand } from '@aws-sdk/client-s3';
+import { createSender } from '../../functions/sender/handler';
+import { createSplitter } from '../../functions/splitter/handler';
+import type { FileReport } from '../../functions/core/report';
+import { CaptureStandIn } from '../support/capture-stand-in';
+import { clients, createStack, drain, listKeys, queueDepth, readJson, s3Event, upload, type Stack } from '../support/aws-env';
+import { posthogRecords } from '../support/fixtures';
+import { startMoto, type Moto } from '../support/moto';
+
+const API_KEY = 'phc_test_key_0123456789';
+
+describe('S3 drop → splitter → SQS → sender → capture, on moto', () => {
+  let moto: Moto;
+  let capture: CaptureStandIn;
+  let stack: Stack;
+
+  before(async () => {
+    moto = await startMoto();
+  });
+  after(async () => {
+    await moto?.stop();
+  });
+  beforeEach(async () => {
+    await capture?.stop();
+    capture = await new CaptureStandIn({ apiKey: API_KEY }).start();
+    stack = await createStack(capture.url, API_KEY);
+  });
+  after(async () => capture?.stop());
+
+  async function dropFile(key: string, body: Buffer) {
+    const obj = await upload(stack.bucket, key, body);
+    return { event: s3Event(stack.bucket, key, obj, body.length), obj };
+  }
+
+  test('imports every valid record exactly once and writes the report and rejected records', async () => {
+    const { text, valid, invalid } = posthogRecords(2_300, { badEvery: 100 });
+    // A key with spaces arrives URL-encoded in the S3 event.
+    const key = 'posthog/2024 export/events part 1.jsonl.gz';
+    const { event } = await dropFile(key, gzipSync(text));
+    const split = await createSplitter(stack.env)(event);
+    assert.equal(split[0]!.chunks, 5); // 2,300 records / 500 per chunk
+    assert.equal(split[0]!.records, 2_300);
+
+    await drain(stack.queueUrl, createSender(stack.env));
+    assert.equal(capture.unique, valid);
+    assert.equal(capture.received, valid, 'no event sent twice on a clean run');
+    assert.deepEqual([...capture.historicalFlags], [true], 'every batch is a historical migration');
+    assert.equal(await queueDepth(stack.queueUrl), 0);
+
+    const report = await readJson<FileReport>(stack.bucket, `_backfill/reports/${key}.report.json`);
+    assert.equal(report.status, 'complete');
+    assert.equal(report.reconciled, true);
+    assert.equal(report.file, `s3://${stack.bucket}/${key}`);
+    assert.deepEqual(
+      { read: report.records.read, sent: report.records.sent, rejected: report.records.rejected },
+      { read: 2_300, sent: valid, rejected: invalid },
+    );
+    assert.deepEqual(report.records.byReason, { missing_distinct_id: 8, invalid_timestamp: 8, future_timestamp: 7 });
+
+    const rejected = await listKeys(stack.bucket, `_backfill/rejected/${key}/`);
+    assert.ok(rejected.length >= 1);
+    const obj = await clients().s3.send(new GetObjectCommand({ Bucket: stack.bucket, Key: rejected[0]! }));
+    const row = JSON.parse((await obj.Body!.transformToString()).split('\n')[0]!);
+    assert.equal(row.line, 100);
+    assert.equal(row.code, 'missing_distinct_id');
+    assert.equal(row.file, `s3://${stack.bucket}/${key}`);
+
+    // Every event carries the origin and a valid timestamp from the record.
+    const one = [...capture.events.values()][0]!;
+    assert.equal(one.properties?.$import_source, `s3://${stack.bucket}/${key}`);
+    assert.match(one.timestamp!, /^2024-01-01T/);
+  });
+
+  test('duplicate delivery of every message and a repeated S3 event add no uuid and no count', async () => {
+    const { text, valid } = posthogRecords(1_200);
+    const { event } = await dropFile('posthog/dup.jsonl', Buffer.from(text));
+    const splitter = createSplitter(stack.env);
+    const first = await splitter(event);
+    const again = await splitter(event); // S3 delivers the same notification twice
+    assert.equal(again[0]!.skipped, 'already-split');
+    assert.equal(await queueDepth(stack.queueUrl), first[0]!.chunks, 'no second set of chunk messages');
+
+    await drain(stack.queueUrl, createSender(stack.env), { copies: 2 });
+    assert.equal(capture.unique, valid);
+    const report = await readJson<FileReport>(stack.bucket, '_backfill/reports/posthog/dup.jsonl.report.json');
+    assert.equal(report.records.sent, valid, 'a chunk processed twice is counted once');
+    assert.equal(report.records.read, 1_200);
+
+    // After completion the same event is a no-op: no new messages, no new uuids.
+    const third = await splitter(event);
+    assert.equal(third[0]!.skipped, 'already-split');
+    assert.equal(await queueDepth(stack.queueUrl), 0);
+    const before = capture.received;
+    await drain(stack.queueUrl, createSender(stack.env));
+    assert.equal(capture.received, before);
+    assert.equal(capture.unique, valid);
+  });
+
+  test('a sender that fails after part of a chunk was accepted retries to exactly N unique', async () => {
+    const { text, valid } = posthogRecords(1_000);
+    const env = { ...stack.env, POSTHOG_RETRIES: 0 };
+    const { event } = await dropFile('posthog/partial.jsonl', Buffer.from(text));
+    await createSplitter(env)(event);
+    // First chunk: two batches of 200 accepted, then a 500 and a reset; the chunk fails and is retried.
+    capture.fail({ kind: 'pass' }, { kind: 'pass' }, { kind: 'status', status: 500 }, { kind: 'reset' });
+    const { failures } = await drain(stack.queueUrl, createSender(env));
+    assert.ok(failures >= 1, 'the chunk failed at least once');
+    assert.ok(capture.received > valid, 'part of the chunk was sent twice');
+    assert.equal(capture.unique, valid);
+    const report = await readJson<FileReport>(stack.bucket, '_backfill/reports/posthog/partial.jsonl.report.json');
+    assert.equal(report.records.sent, valid);
+    assert.equal(report.reconciled, true);
+  });
+
+  test('the secret is read from Secrets Manager and a wrong key fails the chunk instead of losing it', async () => {
+    await capture.stop();
+    capture = await new CaptureStandIn({ apiKey: 'phc_other' }).start();
+    const env = { ...stack.env, POSTHOG_HOST: capture.url, POSTHOG_RETRIES: 0 };
+    const { event } = await dropFile('posthog/key.jsonl', Buffer.from(posthogRecords(10).text));
+    await createSplitter(env)(event);
+    const out = await drain(stack.queueUrl, createSender(env), { maxRounds: 2 });
+    assert.ok(out.failures >= 1);
+    assert.equal(capture.unique, 0);
+  });
+});

@@ -1,0 +1,187 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { gunzipSync } from 'node:zlib';
+
+/**
+ * A stand-in for PostHog's capture `/batch/` endpoint on loopback: gzip bodies, the 20 MB body
+ * limit (413), a 400 for the whole batch when any one event is invalid, 429 with Retry-After,
+ * 5xx and connection resets on demand. It counts what it accepted by uuid.
+ */
+export const BODY_LIMIT = 20 * 1024 * 1024;
+export const EVENT_LIMIT = 1_000_000;
+
+/** `pass` lets one request through untouched, to script a failure after some batches were accepted. */
+export type Fault = { kind: 'status'; status: number; retryAfter?: number } | { kind: 'reset' } | { kind: 'pass' };
+
+export interface CaptureOptions {
+  apiKey?: string;
+  /** Chance per request of a 503 / a reset / a 429 burst start; a seeded PRNG keeps runs repeatable. */
+  random?: { status503?: number; reset?: number; burst429?: number; seed?: number };
+}
+
+export interface Accepted {
+  uuid: string;
+  event: string;
+  distinct_id: string;
+  timestamp?: string;
+  properties?: Record<string, unknown>;
+}
+
+export class CaptureStandIn {
+  readonly events = new Map<string, Accepted>();
+  /** Every event accepted, repeats included. */
+  received = 0;
+  requests = 0;
+  rejectedBatches: Array<{ status: number; reason: string }> = [];
+  historicalFlags = new Set<boolean>();
+  private queue: Fault[] = [];
+  private burst = 0;
+  private rand: () => number;
+  private server: Server;
+  url = '';
+
+  constructor(private readonly opts: CaptureOptions = {}) {
+    this.rand = mulberry32(opts.random?.seed ?? 42);
+    this.server = createServer((req, res) => void this.handle(req, res));
+  }
+
+  async start(): Promise<this> {
+    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r));
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    return this;
+  }
+
+  async stop(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise((r) => this.server.close(r));
+  }
+
+  /** The next requests meet these faults, in order. */
+  fail(...faults: Fault[]): void {
+    this.queue.push(...faults);
+  }
+
+  get unique(): number {
+    return this.events.size;
+  }
+
+  private nextFault(): Fault | undefined {
+    const f = this.queue.shift();
+    if (f) return f;
+    const r = this.opts.random;
+    if (!r) return undefined;
+    if (this.burst > 0) {
+      this.burst--;
+      return { kind: 'status', status: 429, retryAfter: 1 };
+    }
+    const x = this.rand();
+    if (x < (r.reset ?? 0)) return { kind: 'reset' };
+    if (x < (r.reset ?? 0) + (r.status503 ?? 0)) return { kind: 'status', status: 503 };
+    if (x < (r.reset ?? 0) + (r.status503 ?? 0) + (r.burst429 ?? 0)) {
+      this.burst = 2;
+      return { kind: 'status', status: 429, retryAfter: 1 };
+    }
+    return undefined;
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    this.requests++;
+    if (req.method !== 'POST' || !req.url?.startsWith('/batch')) return reply(res, 404, { error: 'not found' });
+    const next = this.nextFault();
+    const fault = next?.kind === 'pass' ? undefined : next;
+    if (fault?.kind === 'reset') {
+      req.socket.destroy();
+      return;
+    }
+    let raw: Buffer;
+    try {
+      raw = await readBody(req, BODY_LIMIT);
+    } catch {
+      return reply(res, 413, { type: 'validation_error', code: 'payload_too_large' });
+    }
+    if (fault?.kind === 'status') {
+      if (fault.retryAfter) res.setHeader('Retry-After', String(fault.retryAfter));
+      return reply(res, fault.status, { error: 'injected' });
+    }
+    let body: Buffer;
+    try {
+      body = req.headers['content-encoding'] === 'gzip' ? gunzipSync(raw, { maxOutputLength: BODY_LIMIT + 1 }) : raw;
+    } catch {
+      return this.bad(res, 400, 'body is not valid gzip or over the limit');
+    }
+    if (body.length > BODY_LIMIT) return this.bad(res, 413, 'body over 20 MB');
+    let payload: { api_key?: unknown; batch?: unknown; historical_migration?: unknown };
+    try {
+      payload = JSON.parse(body.toString('utf8'));
+    } catch {
+      return this.bad(res, 400, 'body is not JSON');
+    }
+    if (this.opts.apiKey && payload.api_key !== this.opts.apiKey) return this.bad(res, 401, 'invalid api key');
+    if (!Array.isArray(payload.batch)) return this.bad(res, 400, 'batch is not an array');
+    for (const [i, e] of payload.batch.entries()) {
+      const why = invalid(e);
+      if (why) return this.bad(res, 400, `event ${i}: ${why}`);
+    }
+    this.historicalFlags.add(payload.historical_migration === true);
+    for (const e of payload.batch as Accepted[]) {
+      this.received++;
+      this.events.set(e.uuid, e);
+    }
+    reply(res, 200, { status: 'Ok' });
+  }
+
+  private bad(res: ServerResponse, status: number, reason: string): void {
+    this.rejectedBatches.push({ status, reason });
+    reply(res, status, { type: 'validation_error', code: 'invalid_payload', detail: reason });
+  }
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+// The checks capture applies per event; any one failing rejects the whole batch.
+function invalid(e: unknown): string | undefined {
+  if (typeof e !== 'object' || e === null) return 'not an object';
+  const ev = e as Record<string, unknown>;
+  if (typeof ev.event !== 'string' || !ev.event) return 'missing event';
+  if ((typeof ev.distinct_id !== 'string' && typeof ev.distinct_id !== 'number') || String(ev.distinct_id).trim() === '') return 'missing distinct_id';
+  if (typeof ev.uuid !== 'string' || !UUID.test(ev.uuid)) return 'invalid uuid';
+  if (ev.timestamp !== undefined && (typeof ev.timestamp !== 'string' || Number.isNaN(Date.parse(ev.timestamp)))) return 'invalid timestamp';
+  if (ev.properties !== undefined && (typeof ev.properties !== 'object' || ev.properties === null || Array.isArray(ev.properties))) return 'properties not an object';
+  if (Buffer.byteLength(JSON.stringify(e)) > EVENT_LIMIT) return 'event over 1 MB';
+  return undefined;
+}
+
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const parts: Buffer[] = [];
+    let len = 0;
+    req.on('data', (b: Buffer) => {
+      len += b.length;
+      if (len > limit) {
+        req.removeAllListeners('data');
+        req.resume();
+        reject(new Error('too large'));
+        return;
+      }
+      parts.push(b);
+    });
+    req.on('end', () => resolve(Buffer.concat(parts)));
+    req.on('error', reject);
+  });
+}
+
+function reply(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'Content-Type': 'application/json' });
+  res.end(JSON.stringify(body));
+}
+
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
