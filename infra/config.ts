@@ -1,0 +1,33 @@
+import { z } from 'zod';
+import type { Node } from 'constructs';
+import { FORMAT_NAMES } from '../functions/core/formats';
+import { PersonMode } from '../functions/core/settings';
+
+const num = z.coerce.number().int().positive();
+
+/** Deploy-time settings, from CDK context (`-c key=value` or cdk.json). Validated before synth. */
+export const StackConfig = z.object({
+  posthogHost: z.string().url().refine((u) => u.startsWith('https://') || u.startsWith('http://'), 'must be an http(s) URL'),
+  dropPrefix: z.string().default('posthog/').refine((p) => !p.startsWith('_backfill/'), 'the _backfill/ prefix is where the pipeline writes'),
+  format: z.enum(FORMAT_NAMES as [string, ...string[]]).default('posthog'),
+  personMode: PersonMode.default('set_once'),
+  /** An existing Secrets Manager secret (name or ARN) with the project API key; else one is created. */
+  apiKeySecret: z.string().min(1).optional(),
+  chunkRecords: num.optional(),
+  batchSize: num.optional(),
+  /** Sender Lambdas running at once: the event source's maximum concurrency (2-1000). */
+  senderConcurrency: num.min(2).max(1000).default(4),
+  /** Receives before a chunk message moves to the DLQ. */
+  maxReceiveCount: num.max(1000).default(5),
+});
+export type StackConfig = z.infer<typeof StackConfig>;
+
+export function readStackConfig(node: Node): StackConfig {
+  const keys = Object.keys(StackConfig.shape);
+  const raw = Object.fromEntries(keys.map((k) => [k, node.tryGetContext(k)]).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = StackConfig.safeParse(raw);
+  if (!parsed.success) {
+    throw new Error(`invalid CDK context: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  }
+  return parsed.data;
+}
