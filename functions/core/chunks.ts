@@ -71,38 +71,44 @@ export async function* planChunks(
     return full;
   };
 
-  for await (const buf of source) {
-    let start = 0;
-    for (;;) {
-      const nl = buf.indexOf(0x0a, start);
-      if (nl === -1) break;
-      let full: PlannedChunk | undefined;
-      if (carryLen === 0 && !tooLong) {
-        const line = buf.subarray(start, nl + 1);
-        full = line.length - 1 > limits.maxRecordBytes ? addLine(line, line.length - 1) : addLine(line, 0);
-      } else {
-        const tail = buf.subarray(start, nl + 1);
-        const total = carryLen + tail.length - 1;
-        if (tooLong || total > limits.maxRecordBytes) full = addLine(NL, total);
-        else full = addLine(Buffer.concat([...carry, tail], carryLen + tail.length), 0);
-        carry = [];
-        carryLen = 0;
-        tooLong = false;
+  try {
+    for await (const buf of source) {
+      let start = 0;
+      for (;;) {
+        const nl = buf.indexOf(0x0a, start);
+        if (nl === -1) break;
+        let full: PlannedChunk | undefined;
+        if (carryLen === 0 && !tooLong) {
+          const line = buf.subarray(start, nl + 1);
+          full = line.length - 1 > limits.maxRecordBytes ? addLine(line, line.length - 1) : addLine(line, 0);
+        } else {
+          const tail = buf.subarray(start, nl + 1);
+          const total = carryLen + tail.length - 1;
+          if (tooLong || total > limits.maxRecordBytes) full = addLine(NL, total);
+          else full = addLine(Buffer.concat([...carry, tail], carryLen + tail.length), 0);
+          carry = [];
+          carryLen = 0;
+          tooLong = false;
+        }
+        if (full) yield full;
+        start = nl + 1;
       }
-      if (full) yield full;
-      start = nl + 1;
-    }
-    if (start < buf.length) {
-      const rest = buf.subarray(start);
-      carryLen += rest.length;
-      // Past the limit, stop holding the line: only its length is kept.
-      if (carryLen > limits.maxRecordBytes) {
-        tooLong = true;
-        carry = [];
-      } else {
-        carry.push(Buffer.from(rest)); // copy: the source may reuse its buffer
+      if (start < buf.length) {
+        const rest = buf.subarray(start);
+        carryLen += rest.length;
+        // Past the limit, stop holding the line: only its length is kept.
+        if (carryLen > limits.maxRecordBytes) {
+          tooLong = true;
+          carry = [];
+        } else {
+          carry.push(Buffer.from(rest)); // copy: the source may reuse its buffer
+        }
       }
     }
+  } catch (err) {
+    // The rest of the input is unreadable: hand over the complete lines read so far, then fail.
+    if (records > 0) yield cut();
+    throw err;
   }
   if (carryLen > 0) {
     const full = tooLong || carryLen > limits.maxRecordBytes ? addLine(NL, carryLen) : addLine(Buffer.concat(carry, carryLen), 0);

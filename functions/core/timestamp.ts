@@ -17,14 +17,16 @@ export function parseTimestamp(value: unknown, now = Date.now()): string | Rejec
   } else if (typeof value === 'string') {
     const m = ISO.exec(value.trim());
     if (!m) return reject('invalid_timestamp', `timestamp is not ISO 8601: ${clip(value)}`);
-    const [, y, mo, d, h = '00', mi = '00', s = '00', frac = '', zone] = m;
-    const fracMs = frac ? `.${frac.padEnd(3, '0').slice(0, 3)}` : '';
-    let z = zone ?? 'Z';
-    if (/^[+-]\d{4}$/.test(z)) z = `${z.slice(0, 3)}:${z.slice(3)}`;
-    ms = Date.parse(`${y}-${mo}-${d}T${h}:${mi}:${s}${fracMs}${z.toUpperCase()}`);
-    if (Number.isNaN(ms) || Number(mo) > 12 || Number(d) > 31 || Number(h) > 23 || Number(mi) > 59 || Number(s) > 60) {
+    const [, y, mo, d, h = '0', mi = '0', sec = '0', frac = '', zone] = m;
+    const parts = [y, mo, d, h, mi, sec].map(Number) as [number, number, number, number, number, number];
+    const [Y, M, D, H, Mi, S] = parts;
+    const base = Date.UTC(Y, M - 1, D, H, Mi, S);
+    const check = new Date(base);
+    // Reject dates Date.UTC would roll over (Feb 30, hour 25) instead of silently shifting them.
+    if (check.getUTCFullYear() !== Y || check.getUTCMonth() !== M - 1 || check.getUTCDate() !== D || check.getUTCHours() !== H || check.getUTCMinutes() !== Mi || S > 59) {
       return reject('invalid_timestamp', `timestamp is not a valid date: ${clip(value)}`);
     }
+    ms = base + (frac ? Number(frac.padEnd(3, '0').slice(0, 3)) : 0) - offsetMinutes(zone) * 60_000;
   } else {
     return reject('invalid_timestamp', `timestamp has type ${value === null ? 'null' : typeof value}`);
   }
@@ -34,6 +36,13 @@ export function parseTimestamp(value: unknown, now = Date.now()): string | Rejec
     return reject('future_timestamp', `timestamp ${date.toISOString()} is more than 23 h in the future`);
   }
   return date.toISOString();
+}
+
+function offsetMinutes(zone: string | undefined): number {
+  if (!zone || zone.toUpperCase() === 'Z') return 0;
+  const sign = zone[0] === '-' ? -1 : 1;
+  const digits = zone.slice(1).replace(':', '');
+  return sign * (Number(digits.slice(0, 2)) * 60 + Number(digits.slice(2, 4)));
 }
 
 // Reasons may quote a short piece of the bad value so the user can find it; never more.

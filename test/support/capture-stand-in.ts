@@ -35,6 +35,7 @@ export class CaptureStandIn {
   rejectedBatches: Array<{ status: number; reason: string }> = [];
   historicalFlags = new Set<boolean>();
   private queue: Fault[] = [];
+  private down: Fault | undefined;
   private burst = 0;
   private rand: () => number;
   private server: Server;
@@ -56,6 +57,11 @@ export class CaptureStandIn {
     await new Promise((r) => this.server.close(r));
   }
 
+  /** Every request meets this fault until `outage(undefined)`. */
+  outage(fault: Fault | undefined): void {
+    this.down = fault;
+  }
+
   /** The next requests meet these faults, in order. */
   fail(...faults: Fault[]): void {
     this.queue.push(...faults);
@@ -66,6 +72,7 @@ export class CaptureStandIn {
   }
 
   private nextFault(): Fault | undefined {
+    if (this.down) return this.down;
     const f = this.queue.shift();
     if (f) return f;
     const r = this.opts.random;

@@ -60,6 +60,8 @@ export async function startMoto(): Promise<Moto> {
     AWS_ACCESS_KEY_ID: 'testing',
     AWS_SECRET_ACCESS_KEY: 'testing',
   });
+  // Handler logs are JSON on stdout; keep test output to warnings and errors unless asked.
+  process.env.POWERTOOLS_LOG_LEVEL ??= 'WARN';
   return {
     endpoint,
     reset: async () => {

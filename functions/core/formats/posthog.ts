@@ -8,8 +8,8 @@ import type { Format, TransformContext } from './types';
 
 // PostHog's historical-ingestion input: {"event","distinct_id","properties","timestamp"}, optional uuid.
 const Record = z.looseObject({
-  event: z.string().trim().min(1).optional(),
-  distinct_id: z.union([z.string(), z.number()]).optional(),
+  event: z.string().optional(),
+  distinct_id: z.union([z.string(), z.number()]).nullable().optional(),
   properties: z.unknown().optional(),
   timestamp: z.unknown().optional(),
   uuid: z.unknown().optional(),
@@ -24,10 +24,13 @@ export const posthogFormat: Format = {
       return reject('not_an_object', 'record is not a JSON object');
     }
     const parsed = Record.safeParse(raw);
-    if (!parsed.success) return reject('invalid_record', parsed.error.issues[0]?.message ?? 'invalid record');
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      return reject('invalid_record', `${issue?.path.join('.') || 'record'}: ${issue?.message ?? 'invalid'}`);
+    }
     const r = parsed.data;
-    if (r.event === undefined) return reject('missing_event', 'event is missing or empty');
-    const distinctId = r.distinct_id === undefined ? '' : String(r.distinct_id).trim();
+    if (r.event === undefined || !r.event.trim()) return reject('missing_event', 'event is missing or empty');
+    const distinctId = r.distinct_id === undefined || r.distinct_id === null ? '' : String(r.distinct_id).trim();
     if (!distinctId) return reject('missing_distinct_id', 'distinct_id is missing or empty');
     if (r.properties !== undefined && r.properties !== null && !isPlainObject(r.properties)) {
       return reject('invalid_properties', 'properties is not an object');

@@ -1,0 +1,137 @@
+import assert from 'node:assert/strict';
+import { execFile, spawn } from 'node:child_process';
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { gzipSync } from 'node:zlib';
+import { after, before, describe, test } from 'node:test';
+import { importFile, type ImportOptions } from '../../functions/cli/import';
+import { Limits } from '../../functions/core/settings';
+import { CaptureStandIn } from '../support/capture-stand-in';
+import { posthogRecords } from '../support/fixtures';
+
+const BIN = join(import.meta.dirname, '..', '..', 'bin', 'backfill.mjs');
+const run = promisify(execFile);
+const KEY = 'phc_local_test';
+
+function workdir() {
+  return mkdtempSync(join(tmpdir(), 'import-'));
+}
+const opts = (dir: string, over: Partial<ImportOptions> = {}): ImportOptions => ({
+  format: 'posthog',
+  stateDir: join(dir, 'state'),
+  personMode: 'set_once',
+  limits: Limits.parse({ chunkRecords: 200, batchSize: 100 }),
+  attempts: 1,
+  retryDelayMs: 5,
+  progress: false,
+  ...over,
+});
+const lines = (path: string) => readFileSync(path, 'utf8').split('\n').filter(Boolean);
+
+describe('backfill import (local mode)', () => {
+  let capture: CaptureStandIn;
+  before(async () => {
+    capture = await new CaptureStandIn({ apiKey: KEY }).start();
+  });
+  after(() => capture.stop());
+
+  test('--out writes exactly the events that would be posted, and a report', async () => {
+    const dir = workdir();
+    const { text, valid, invalid } = posthogRecords(1_000, { badEvery: 50 });
+    const input = join(dir, 'export.jsonl.gz');
+    writeFileSync(input, gzipSync(text));
+    const out = join(dir, 'events.ndjson');
+    const res = await importFile(input, opts(dir, { out }));
+    const events = lines(out).map((l) => JSON.parse(l));
+    assert.equal(events.length, valid);
+    assert.equal(new Set(events.map((e) => e.uuid)).size, valid);
+    assert.equal(res.report?.records.read, 1_000);
+    assert.equal(res.report?.records.rejected, invalid);
+    assert.equal(res.report?.reconciled, true);
+    const rejected = readdirSync(res.report!.rejectedReport!).flatMap((f) => lines(join(res.report!.rejectedReport!, f)).map((l) => JSON.parse(l)));
+    assert.equal(rejected.length, invalid);
+    assert.deepEqual(rejected.slice(0, 2).map((r) => r.line), [50, 100]);
+
+    // Posting the same file gives the same uuids as the --out file.
+    const before = capture.unique;
+    await importFile(input, opts(workdir(), { host: capture.url, apiKey: KEY }));
+    assert.equal(capture.unique - before, valid);
+    for (const e of events) assert.ok(capture.events.has(e.uuid));
+  });
+
+  test('a run that stops at a failing chunk resumes where it stopped and sends no done chunk again', async () => {
+    const dir = workdir();
+    const { text, valid } = posthogRecords(1_000, { seed: 'resume' });
+    const input = join(dir, 'resume.jsonl');
+    writeFileSync(input, text);
+    const o = opts(dir, { host: capture.url, apiKey: KEY });
+    const before = { unique: capture.unique, received: capture.received };
+    // Chunks 0-2 go through (two batches each), then chunk 3's second batch fails.
+    capture.fail(...Array.from({ length: 7 }, () => ({ kind: 'pass' as const })), { kind: 'status', status: 500 }, { kind: 'status', status: 500 }, { kind: 'status', status: 500 }, { kind: 'status', status: 500 });
+    await assert.rejects(importFile(input, o), /chunk 3 \(from line 601\) failed 1 times: .*run the same command again/);
+    assert.equal(capture.unique - before.unique, 700);
+
+    const res = await importFile(input, o);
+    assert.equal(capture.unique - before.unique, valid);
+    assert.equal(capture.received - before.received, valid + 100, 'only the failed chunk\'s accepted batch went twice');
+    assert.equal(res.report?.records.sent, valid);
+
+    const again = await importFile(input, o);
+    assert.equal(again.alreadyDone, true);
+    assert.equal(capture.received - before.received, valid + 100);
+  });
+
+  test('killed mid-run (SIGKILL), the CLI resumes to exactly one line per event', async () => {
+    const dir = workdir();
+    const { text, valid } = posthogRecords(120_000, { seed: 'kill' });
+    const input = join(dir, 'big.jsonl');
+    writeFileSync(input, text);
+    const out = join(dir, 'big.ndjson');
+    const state = join(dir, 'state');
+    const args = [BIN, 'import', input, '--out', out, '--state-dir', state, '--chunk-records', '2000', '--no-progress'];
+    const child = spawn(process.execPath, args, { stdio: 'ignore' });
+    // Kill it once a few chunks are checkpointed.
+    for (let i = 0; i < 600; i++) {
+      await new Promise((r) => setTimeout(r, 25));
+      const cp = existsSync(state) ? readdirSync(state).find((f) => f.endsWith('.json')) : undefined;
+      if (cp) {
+        try {
+          if (((JSON.parse(readFileSync(join(state, cp), 'utf8')) as { manifest?: { doneChunks: number } }).manifest?.doneChunks ?? 0) >= 3) break;
+        } catch {
+          /* mid-rename */
+        }
+      }
+    }
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('exit', r));
+    const partial = existsSync(out) ? lines(out).length : 0;
+    assert.ok(partial > 0 && partial < valid, `stopped partway (${partial} of ${valid})`);
+    appendFileSync(out, '{"uuid":"half-written'); // a torn tail, as a crash mid-write leaves
+
+    const { stdout } = await run(process.execPath, args);
+    assert.match(stdout, /120000 records read, 120000 sent/);
+    const events = lines(out).map((l) => JSON.parse(l) as { uuid: string });
+    assert.equal(events.length, valid);
+    assert.equal(new Set(events.map((e) => e.uuid)).size, valid);
+  });
+
+  test('the CLI explains bad usage and unreadable input', async () => {
+    const dir = workdir();
+    await assert.rejects(run(process.execPath, [BIN, 'import', join(dir, 'missing.jsonl')]), (err: { stderr: string; code: number }) => {
+      assert.match(err.stderr, /backfill: .*missing\.jsonl/);
+      assert.equal(err.code, 2);
+      return true;
+    });
+    await assert.rejects(run(process.execPath, [BIN, 'import', 'x', '--format', 'nope']), /Allowed choices are posthog/);
+    const truncated = join(dir, 'cut.jsonl.gz');
+    const gz = gzipSync(posthogRecords(3_000).text);
+    writeFileSync(truncated, gz.subarray(0, Math.floor(gz.length / 2)));
+    await assert.rejects(run(process.execPath, [BIN, 'import', truncated, '--out', join(dir, 'o.ndjson'), '--state-dir', join(dir, 's')]), (err: { stdout: string; code: number }) => {
+      assert.match(err.stdout, /input error: .*cut\.jsonl\.gz: reading stopped after \d+ records: unexpected end of file/);
+      assert.equal(err.code, 1);
+      return true;
+    });
+  });
+});
