@@ -15,6 +15,9 @@ export interface PlannedChunk {
 
 const NL = Buffer.from('\n');
 
+/** Oversize lines travel in the chunk message; this bound keeps it far below SQS's 1 MiB. */
+export const MAX_OVERSIZE_PER_CHUNK = 1000;
+
 /**
  * Cuts a byte stream of NDJSON into chunks bounded by record count and bytes, at line
  * boundaries, holding at most one chunk in memory. Deterministic: the same bytes and limits
@@ -57,7 +60,9 @@ export async function* planChunks(
     }
     const size = over ? 1 : line.length;
     let full: PlannedChunk | undefined;
-    if (records > 0 && (records >= limits.chunkRecords || bytes + size > limits.chunkBytes)) full = cut();
+    if (records > 0 && (records >= limits.chunkRecords || bytes + size > limits.chunkBytes || oversize.length >= MAX_OVERSIZE_PER_CHUNK)) {
+      full = cut();
+    }
     if (records === 0) firstLine = lineNo;
     records++;
     if (over) {

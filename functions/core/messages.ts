@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { MAX_OVERSIZE_PER_CHUNK } from './chunks';
 
 /** Where a file came from; its identity includes the version so a re-upload is a new file. */
 export const FileRef = z.object({
@@ -21,6 +22,6 @@ export const ChunkMessage = z.object({
   firstLine: z.number().int().min(1),
   records: z.number().int().min(0),
   staged: z.string().min(1),
-  oversize: z.array(z.object({ n: z.number().int(), bytes: z.number().int() })).max(1000),
+  oversize: z.array(z.object({ n: z.number().int(), bytes: z.number().int() })).max(MAX_OVERSIZE_PER_CHUNK),
 });
 export type ChunkMessage = z.infer<typeof ChunkMessage>;

@@ -98,3 +98,14 @@ describe('decodeInput', () => {
     await assert.rejects(text(gz.subarray(0, gz.length - 200)), /unexpected end of file/);
   });
 });
+
+describe('chunk message size', () => {
+  test('a file of nothing but oversize lines still gives chunk messages far under 1 MiB', async () => {
+    const { MAX_OVERSIZE_PER_CHUNK } = await import('../../functions/core/chunks');
+    const big = 'x'.repeat(1_100);
+    const text = Array.from({ length: 2_500 }, () => big).join('\n');
+    const chunks = await plan(text, { chunkRecords: 5_000, chunkBytes: 8_000_000, maxRecordBytes: 1_000 }, 1 << 20);
+    assert.deepEqual(chunks.map((c) => c.oversize.length), [MAX_OVERSIZE_PER_CHUNK, MAX_OVERSIZE_PER_CHUNK, 500]);
+    for (const c of chunks) assert.ok(JSON.stringify(c.oversize).length < 64 * 1024);
+  });
+});
