@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Limits, PersonMode } from './core/settings';
+import { Limits } from './core/settings';
 
 const int = (d: number) => z.coerce.number().int().default(d);
 
@@ -9,8 +9,22 @@ export const HandlerEnv = z.object({
   QUEUE_URL: z.string().url().optional(),
   POSTHOG_HOST: z.string().url().optional(),
   POSTHOG_API_KEY_SECRET: z.string().min(1).optional(),
-  FORMAT: z.string().default('posthog'),
-  PERSON_MODE: PersonMode.default('set_once'),
+  ALIAS_TABLE: z.string().min(1).optional(),
+  /** Base mapping config (JSON), overlaid by a `backfill.config.json` near each file. */
+  MAPPING_CONFIG: z
+    .string()
+    .default('{}')
+    .transform((s, ctx) => {
+      try {
+        const v: unknown = JSON.parse(s);
+        if (typeof v === 'object' && v !== null && !Array.isArray(v)) return v as Record<string, unknown>;
+      } catch {
+        /* reported below */
+      }
+      ctx.addIssue({ code: 'custom', message: 'not a JSON object' });
+      return z.NEVER;
+    }),
+  DROP_PREFIX: z.string().default(''),
   CHUNK_RECORDS: int(Limits.shape.chunkRecords.def.defaultValue as number),
   CHUNK_BYTES: int(Limits.shape.chunkBytes.def.defaultValue as number),
   BATCH_SIZE: int(Limits.shape.batchSize.def.defaultValue as number),

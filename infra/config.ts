@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { Node } from 'constructs';
 import { FORMAT_NAMES } from '../functions/core/formats';
+import { mergeMapping, parseMapping, type MappingConfig } from '../functions/core/mapping';
 import { PersonMode } from '../functions/core/settings';
 
 const num = z.coerce.number().int().positive();
@@ -9,7 +10,9 @@ const num = z.coerce.number().int().positive();
 export const StackConfig = z.object({
   posthogHost: z.string().url().refine((u) => u.startsWith('https://') || u.startsWith('http://'), 'must be an http(s) URL'),
   dropPrefix: z.string().default('posthog/').refine((p) => !p.startsWith('_backfill/'), 'the _backfill/ prefix is where the pipeline writes'),
-  format: z.enum(FORMAT_NAMES as [string, ...string[]]).default('posthog'),
+  format: z.enum(['auto', ...FORMAT_NAMES]).default('auto'),
+  /** Base mapping config for every file (a `backfill.config.json` next to the files overrides it). */
+  mapping: z.union([z.string(), z.record(z.string(), z.unknown())]).optional(),
   personMode: PersonMode.default('set_once'),
   /** An existing Secrets Manager secret (name or ARN) with the project API key; else one is created. */
   apiKeySecret: z.string().min(1).optional(),
@@ -20,7 +23,7 @@ export const StackConfig = z.object({
   /** Receives before a chunk message moves to the DLQ. */
   maxReceiveCount: num.max(1000).default(5),
 });
-export type StackConfig = z.infer<typeof StackConfig>;
+export type StackConfig = Omit<z.infer<typeof StackConfig>, 'mapping'> & { mapping: MappingConfig };
 
 export function readStackConfig(node: Node): StackConfig {
   const keys = Object.keys(StackConfig.shape);
@@ -29,5 +32,16 @@ export function readStackConfig(node: Node): StackConfig {
   if (!parsed.success) {
     throw new Error(`invalid CDK context: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
   }
-  return parsed.data;
+  const { mapping, format, personMode, ...rest } = parsed.data;
+  let extra: unknown = mapping ?? {};
+  if (typeof extra === 'string') {
+    try {
+      extra = JSON.parse(extra);
+    } catch {
+      throw new Error('invalid CDK context: mapping: not JSON');
+    }
+  }
+  // The base mapping every file gets; checked here so a bad one fails the synth, not the import.
+  const base = parseMapping(mergeMapping({ format, personMode }, extra as Record<string, unknown>), 'CDK context "mapping"');
+  return { ...rest, format, personMode, mapping: base };
 }

@@ -108,8 +108,8 @@ export class BackfillStack extends Stack {
       QUEUE_URL: queue.queueUrl,
       POSTHOG_HOST: cfg.posthogHost,
       POSTHOG_API_KEY_SECRET: apiKey.secretArn,
-      FORMAT: cfg.format,
-      PERSON_MODE: cfg.personMode,
+      MAPPING_CONFIG: JSON.stringify(cfg.mapping),
+      DROP_PREFIX: cfg.dropPrefix,
       ...(cfg.chunkRecords ? { CHUNK_RECORDS: String(cfg.chunkRecords) } : {}),
       ...(cfg.batchSize ? { BATCH_SIZE: String(cfg.batchSize) } : {}),
       POWERTOOLS_LOG_LEVEL: 'INFO',
@@ -161,7 +161,7 @@ export class BackfillStack extends Stack {
     allow(sender, ['s3:GetObject'], [objects('_backfill/staging/*')]);
     allow(sender, ['s3:PutObject'], [objects('_backfill/*')]);
     allow(sender, ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query'], [checkpoints.tableArn]);
-    allow(sender, ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:BatchGetItem'], [sentAliases.tableArn]);
+    allow(sender, ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:BatchGetItem'], [sentAliases.tableArn]);
     apiKey.grantRead(sender);
 
     // 7. Alarms: anything in a DLQ needs a person.

@@ -1,17 +1,19 @@
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { SingleBar, Presets } from 'cli-progress';
 import { FileCheckpoints } from '../adapters/local/file-checkpoints';
 import { DirReports } from '../adapters/local/dir-reports';
+import { FileLinks } from '../adapters/local/file-links';
+import { FileSource } from '../adapters/local/file-source';
 import { InProcessQueue, MemoryStaging } from '../adapters/local/memory';
 import { NdjsonSink } from '../adapters/ndjson-sink';
 import { PostHogSink } from '../adapters/posthog-sink';
 import { formatByName } from '../core/formats';
 import { fileIdentity } from '../core/identity';
+import { mergeMapping, parseMapping, type MappingConfig } from '../core/mapping';
 import type { ChunkMessage } from '../core/messages';
 import type { FileReport } from '../core/report';
-import type { Limits, PersonMode } from '../core/settings';
+import type { Limits } from '../core/settings';
 import type { EventSink } from '../pipeline/ports';
 import { sendChunk } from '../pipeline/send';
 import { splitFile } from '../pipeline/split';
@@ -20,9 +22,11 @@ export interface ImportOptions {
   host?: string;
   apiKey?: string;
   out?: string;
-  format: string;
+  /** Path of a mapping config file (JSON). */
+  config?: string;
+  /** Overrides on top of the config file (`--format`, `--person-mode`). */
+  mapping?: Record<string, unknown>;
   stateDir: string;
-  personMode: PersonMode;
   limits: Limits;
   /** Attempts per chunk before the import stops (a re-run continues from there). */
   attempts: number;
@@ -43,9 +47,11 @@ export interface ImportResult {
  */
 export async function importFile(path: string, opts: ImportOptions): Promise<ImportResult> {
   const abs = resolve(path);
+  let bar: SingleBar | undefined;
+  const source = await FileSource.open(abs, (n) => bar?.update(n));
   const st = await stat(abs);
-  if (!st.isFile()) throw new Error(`${path}: not a file`);
-  formatByName(opts.format); // unknown format: fail before anything is read
+  // A bad config is an error before anything is read or sent.
+  const mapping = await loadMapping(opts);
   const fileId = fileIdentity(abs, `${st.size}:${st.mtimeMs}`);
   const checkpoints = await FileCheckpoints.load(join(opts.stateDir, `${fileId}.json`));
   const reports = new DirReports(join(opts.stateDir, 'reports'));
@@ -69,8 +75,9 @@ export async function importFile(path: string, opts: ImportOptions): Promise<Imp
     staging,
     reports,
     sink,
+    links: await FileLinks.load(join(opts.stateDir, 'sent-aliases.json')),
     format: formatByName,
-    context: () => ({ origin: basename(abs), personMode: opts.personMode, now: Date.now() }),
+    origin: () => basename(abs),
   };
   const consume = async (msg: ChunkMessage) => {
     const body = await staging.get(msg.staged);
@@ -88,12 +95,10 @@ export async function importFile(path: string, opts: ImportOptions): Promise<Imp
     }
   };
 
-  const bar = opts.progress ? new SingleBar({ format: 'importing [{bar}] {percentage}% | {value}/{total} bytes | {eta_formatted} left', hideCursor: true }, Presets.shades_classic) : undefined;
+  bar = opts.progress ? new SingleBar({ format: 'importing [{bar}] {percentage}% | {value}/{total} bytes | {eta_formatted} left', hideCursor: true }, Presets.shades_classic) : undefined;
   bar?.start(st.size, 0);
-  const raw = createReadStream(abs, { highWaterMark: 1 << 20 });
-  raw.on('data', () => bar?.update(raw.bytesRead));
   try {
-    const result = await splitFile(file, fileId, opts.format, raw as AsyncIterable<Buffer>, {
+    const result = await splitFile(file, fileId, source, async () => mapping, {
       checkpoints,
       staging,
       queue: new InProcessQueue(consume),
@@ -113,9 +118,23 @@ export async function importFile(path: string, opts: ImportOptions): Promise<Imp
     };
   } finally {
     bar?.stop();
-    raw.destroy();
     await ndjson?.close();
   }
+}
+
+async function loadMapping(opts: ImportOptions): Promise<MappingConfig> {
+  let file: Record<string, unknown> = {};
+  if (opts.config) {
+    let raw: unknown;
+    try {
+      raw = JSON.parse(await readFile(opts.config, 'utf8'));
+    } catch (err) {
+      throw new Error(`${opts.config}: cannot read mapping config: ${(err as Error).message}`);
+    }
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new Error(`${opts.config}: invalid mapping config: not a JSON object`);
+    file = raw as Record<string, unknown>;
+  }
+  return parseMapping(mergeMapping(file, opts.mapping), opts.config ?? 'command line');
 }
 
 function defaultOut(path: string): string {

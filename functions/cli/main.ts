@@ -21,9 +21,10 @@ program
   .addOption(new Option('--host <url>', 'PostHog host, e.g. https://us.i.posthog.com').env('POSTHOG_HOST'))
   .addOption(new Option('--api-key <key>', 'PostHog project API key').env('POSTHOG_API_KEY'))
   .option('--out <file>', 'write the events that would be posted to this NDJSON file (default without --host: <file>.posthog.ndjson)')
-  .addOption(new Option('--format <name>', 'input format').choices(FORMAT_NAMES).default('posthog'))
-  .option('--state-dir <dir>', 'checkpoints and reports', '.backfill')
-  .addOption(new Option('--person-mode <mode>', 'how $set reaches person properties').choices(PersonMode.options).default('set_once'))
+  .addOption(new Option('--format <name>', 'input format (default: detected from content, path as a hint)').choices(['auto', ...FORMAT_NAMES]))
+  .option('--config <file>', 'mapping config (JSON): renames, filters, time window, CSV columns…')
+  .option('--state-dir <dir>', 'checkpoints, reports and the sent-alias file', '.backfill')
+  .addOption(new Option('--person-mode <mode>', 'how person properties are applied (default set_once)').choices(PersonMode.options))
   .option('--chunk-records <n>', 'records per chunk', positiveInt)
   .option('--batch-size <n>', 'events per /batch/ request', positiveInt)
   .option('--attempts <n>', 'tries per chunk before stopping', positiveInt, 5)
@@ -38,9 +39,9 @@ program
       host: o.host,
       apiKey: o.apiKey,
       out: o.out,
-      format: o.format,
+      config: o.config,
+      mapping: { ...(o.format ? { format: o.format } : {}), ...(o.personMode ? { personMode: o.personMode } : {}) },
       stateDir: o.stateDir,
-      personMode: o.personMode,
       limits,
       attempts: o.attempts,
       retryDelayMs: 1000,
@@ -49,8 +50,13 @@ program
     const r = res.report;
     if (res.alreadyDone) console.log(`${file}: already imported (checkpoints in ${o.stateDir}); nothing sent again`);
     if (r) {
-      const reasons = Object.entries(r.records.byReason).map(([k, v]) => `${k} ${v}`).join(', ');
-      console.log(`${file}: ${r.records.read} records read, ${r.records.sent} sent (${r.records.events} events), ${r.records.rejected} rejected${reasons ? ` (${reasons})` : ''}, ${r.records.filtered} filtered`);
+      const list = (counts: Record<string, number>) => Object.entries(counts).map(([k, v]) => `${k} ${v}`).join(', ');
+      const reasons = list(r.records.byReason);
+      const filters = list(r.records.byFilter);
+      console.log(
+        `${file} (${r.format}): ${r.records.read} records read, ${r.records.sent} sent (${r.records.events} events, ${r.records.links} identity links), ` +
+          `${r.records.rejected} rejected${reasons ? ` (${reasons})` : ''}, ${r.records.filtered} filtered${filters ? ` (${filters})` : ''}`,
+      );
       if (r.records.noTimestamp) console.log(`  ${r.records.noTimestamp} events had no timestamp: PostHog uses the time of ingestion for them`);
       if (r.rejectedReport) console.log(`  rejected records: ${r.rejectedReport}`);
       if (r.error) console.log(`  input error: ${r.error}`);

@@ -26,8 +26,9 @@ export const MAX_OVERSIZE_PER_CHUNK = 1000;
 export async function* planChunks(
   source: AsyncIterable<Buffer>,
   limits: Pick<Limits, 'chunkRecords' | 'chunkBytes' | 'maxRecordBytes'>,
+  firstIndex = 0,
 ): AsyncGenerator<PlannedChunk> {
-  let index = 0;
+  let index = firstIndex;
   let lineNo = 0;
   // The open chunk.
   let parts: Buffer[] = [];

@@ -1,25 +1,81 @@
 import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
+import { parse as parseCsv } from 'csv-parse';
 import { streamArray } from 'stream-json/streamers/stream-array.js';
+import yauzl from 'yauzl';
 
-/** How records are numbered in reports: NDJSON lines, or elements of a top-level JSON array. */
-export type RecordUnit = 'line' | 'element';
+/** How records are numbered in reports: NDJSON lines, JSON array elements, or CSV data rows. */
+export type RecordUnit = 'line' | 'element' | 'row';
 
-export interface DecodedInput {
+/** An input object that can be read from the start, or by byte range (what zip needs). */
+export interface ByteSource {
+  uri: string;
+  size: number;
+  open(): Promise<AsyncIterable<Buffer>>;
+  /** Bytes [start, end). */
+  range(start: number, end: number): Readable;
+}
+
+/** One stream of records: the whole file, or one member of a zip. */
+export interface Part {
+  /** The zip member's path; absent for a plain file. */
+  name?: string;
   unit: RecordUnit;
-  /** NDJSON bytes: the file's own lines, or one line per array element. */
+  /** NDJSON bytes: the file's own lines, one line per array element, or one per CSV row. */
   bytes: AsyncIterable<Buffer>;
 }
 
+export interface DecodeOptions {
+  /** Read text that is neither NDJSON nor a JSON array as CSV with a header row. */
+  csv: 'auto' | 'always' | 'never';
+  delimiter?: string;
+}
+
 const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
+const ZIP = Buffer.from([0x50, 0x4b, 0x03, 0x04]);
 
 /**
- * Decodes a raw object stream without buffering it: gunzips when the bytes start with the gzip
- * magic (whatever the name or Content-Encoding says), drops a UTF-8 BOM, and turns a top-level
- * JSON array into one line per element.
+ * The parts of an input, one after another, never holding the whole object: a zip is read
+ * member by member through byte ranges (its directory is at the end), anything else streams.
  */
-export async function decodeInput(raw: AsyncIterable<Buffer>): Promise<DecodedInput> {
-  const head = await peek(raw, 2);
+export async function* openParts(src: ByteSource, opts: DecodeOptions): AsyncGenerator<Part> {
+  const raw = await src.open();
+  const head = await peek(raw, 4);
+  if (!head.bytes.subarray(0, 4).equals(ZIP)) {
+    yield { ...(await decodeStream(head.stream, opts)) };
+    return;
+  }
+  await head.stream[Symbol.asyncIterator]().return?.(); // the range reads below replace it
+  const zip = await yauzl.fromRandomAccessReaderPromise(new RangeReader(src), src.size, { lazyEntries: true, validateEntrySizes: true, autoClose: false });
+  try {
+    for await (const entry of zip.eachEntry()) {
+      if (entry.fileName.endsWith('/')) continue;
+      const stream = await zip.openReadStreamPromise(entry);
+      const decoded = await decodeStream(stream as AsyncIterable<Buffer>, opts);
+      yield { name: entry.fileName, ...decoded };
+    }
+  } finally {
+    zip.close();
+  }
+}
+
+class RangeReader extends yauzl.RandomAccessReader {
+  constructor(private readonly src: ByteSource) {
+    super();
+  }
+  override _readStreamForRange(start: number, end: number): Readable {
+    return this.src.range(start, end);
+  }
+}
+
+/**
+ * Decodes one stream: gunzips when the bytes start with the gzip magic (whatever the name or
+ * Content-Encoding says), drops a UTF-8 BOM, and turns a top-level JSON array into one line per
+ * element and CSV into one JSON line per row.
+ */
+export async function decodeStream(raw: AsyncIterable<Buffer>, opts: DecodeOptions = { csv: 'never' }): Promise<Omit<Part, 'name'>> {
+  const head = await peek(raw, 4);
+  if (head.bytes.subarray(0, 4).equals(ZIP)) throw new Error('a zip inside an archive is not supported: unpack it and drop the inner files');
   let bytes: AsyncIterable<Buffer> = head.stream;
   if (head.bytes[0] === 0x1f && head.bytes[1] === 0x8b) bytes = gunzip(head.stream);
 
@@ -27,7 +83,8 @@ export async function decodeInput(raw: AsyncIterable<Buffer>): Promise<DecodedIn
   bytes = text.bytes.subarray(0, 3).equals(BOM) ? skip(text.stream, 3) : text.stream;
 
   const first = await firstNonSpace(bytes);
-  if (first.byte === 0x5b /* [ */) return { unit: 'element', bytes: arrayToLines(first.stream) };
+  if (first.byte === 0x5b /* [ */ && opts.csv !== 'always') return { unit: 'element', bytes: arrayToLines(first.stream) };
+  if (first.byte !== undefined && first.byte !== 0x7b /* { */ && opts.csv !== 'never') return { unit: 'row', bytes: csvToLines(first.stream, opts.delimiter ?? ',') };
   return { unit: 'line', bytes: first.stream };
 }
 
@@ -52,17 +109,7 @@ async function peek(source: AsyncIterable<Buffer>, n: number): Promise<Peeked> {
     held.push(b);
     len += b.length;
   }
-  const bytes = Buffer.concat(held);
-  async function* replay(): AsyncGenerator<Buffer> {
-    if (bytes.length) yield bytes;
-    if (done) return;
-    for (;;) {
-      const r = await it.next();
-      if (r.done) return;
-      yield toBuffer(r.value);
-    }
-  }
-  return { bytes, stream: replay() };
+  return { bytes: Buffer.concat(held), stream: replay(held, it, done) };
 }
 
 async function firstNonSpace(source: AsyncIterable<Buffer>): Promise<{ byte: number | undefined; stream: AsyncIterable<Buffer> }> {
@@ -76,24 +123,26 @@ async function firstNonSpace(source: AsyncIterable<Buffer>): Promise<{ byte: num
       done = true;
       break;
     }
-    held.push(r.value);
-    for (const c of r.value) {
+    const b = toBuffer(r.value);
+    held.push(b);
+    for (const c of b) {
       if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) {
         byte = c;
         break;
       }
     }
   }
-  async function* replay(): AsyncGenerator<Buffer> {
-    yield* held;
-    if (done) return;
-    for (;;) {
-      const r = await it.next();
-      if (r.done) return;
-      yield r.value;
-    }
+  return { byte, stream: replay(held, it, done) };
+}
+
+async function* replay(held: Buffer[], it: AsyncIterator<unknown>, done: boolean): AsyncGenerator<Buffer> {
+  for (const b of held) if (b.length) yield b;
+  if (done) return;
+  for (;;) {
+    const r = await it.next();
+    if (r.done) return;
+    yield toBuffer(r.value);
   }
-  return { byte, stream: replay() };
 }
 
 async function* skip(source: AsyncIterable<Buffer>, n: number): AsyncGenerator<Buffer> {
@@ -115,14 +164,10 @@ function gunzip(source: AsyncIterable<Buffer>): AsyncIterable<Buffer> {
   return from.pipe(z);
 }
 
-async function* arrayToLines(source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
-  const from = Readable.from(source, { objectMode: false });
-  const elements = streamArray.withParserAsStream();
-  from.on('error', (e) => elements.destroy(e));
-  from.pipe(elements);
+async function* linesOf(values: AsyncIterable<unknown>, pick: (v: unknown) => unknown): AsyncGenerator<Buffer> {
   let batch: string[] = [];
-  for await (const { value } of elements as AsyncIterable<{ value: unknown }>) {
-    batch.push(JSON.stringify(value));
+  for await (const v of values) {
+    batch.push(JSON.stringify(pick(v)));
     if (batch.length >= 256) {
       yield Buffer.from(`${batch.join('\n')}\n`);
       batch = [];
@@ -131,6 +176,45 @@ async function* arrayToLines(source: AsyncIterable<Buffer>): AsyncGenerator<Buff
   if (batch.length) yield Buffer.from(`${batch.join('\n')}\n`);
 }
 
+function arrayToLines(source: AsyncIterable<Buffer>): AsyncIterable<Buffer> {
+  const from = Readable.from(source, { objectMode: false });
+  const elements = streamArray.withParserAsStream();
+  from.on('error', (e) => elements.destroy(e));
+  from.pipe(elements);
+  return linesOf(elements, (v) => (v as { value: unknown }).value);
+}
+
+function csvToLines(source: AsyncIterable<Buffer>, delimiter: string): AsyncIterable<Buffer> {
+  const from = Readable.from(source, { objectMode: false });
+  // Rows keep their header names and string values; the csv format types them.
+  const rows = parseCsv({ columns: true, bom: true, delimiter, relax_column_count: true, skip_empty_lines: true, trim: false });
+  from.on('error', (e) => rows.destroy(e));
+  from.pipe(rows);
+  return linesOf(rows, (v) => v);
+}
+
 function toBuffer(v: unknown): Buffer {
   return Buffer.isBuffer(v) ? v : Buffer.from(v as Uint8Array);
+}
+
+/** The first non-blank line of a stream (up to 1 MiB), and the stream replayed from the start. */
+export async function firstLine(source: AsyncIterable<Buffer>): Promise<{ line: string | undefined; stream: AsyncIterable<Buffer> }> {
+  const it = source[Symbol.asyncIterator]();
+  const held: Buffer[] = [];
+  let len = 0;
+  let done = false;
+  let line: string | undefined;
+  while (line === undefined && len < 1 << 20) {
+    const r = await it.next();
+    if (r.done) {
+      done = true;
+      break;
+    }
+    const b = toBuffer(r.value);
+    held.push(b);
+    len += b.length;
+    line = Buffer.concat(held).toString('utf8').split('\n').find((l, i, all) => l.trim() && i < all.length - 1);
+  }
+  if (line === undefined && done) line = Buffer.concat(held).toString('utf8').split('\n').find((l) => l.trim());
+  return { line: line?.replace(/\r$/, ''), stream: replay(held, it, done) };
 }

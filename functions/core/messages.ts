@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { MAX_OVERSIZE_PER_CHUNK } from './chunks';
+import { FORMAT_NAMES } from './formats/names';
 
 /** Where a file came from; its identity includes the version so a re-upload is a new file. */
 export const FileRef = z.object({
@@ -17,8 +18,12 @@ export const ChunkMessage = z.object({
   fileId: z.string().min(1),
   file: FileRef,
   chunk: z.number().int().min(0),
-  format: z.string().min(1),
-  unit: z.enum(['line', 'element']),
+  /** The resolved format (never `auto`) and the mapping config, frozen at split time. */
+  format: z.enum(FORMAT_NAMES),
+  mapping: z.unknown(),
+  /** The zip member the chunk comes from; lines are numbered within it. */
+  part: z.string().optional(),
+  unit: z.enum(['line', 'element', 'row']),
   firstLine: z.number().int().min(1),
   records: z.number().int().min(0),
   staged: z.string().min(1),

@@ -1,3 +1,4 @@
+import type { RecordUnit } from './input';
 import type { RejectedRecord } from './transform';
 
 /** What happened to the records of one chunk; summed into the file's report. */
@@ -10,14 +11,21 @@ export interface ChunkStats {
   events: number;
   /** Events sent without a timestamp: PostHog stamps them with the time of ingestion. */
   noTimestamp: number;
+  /** Device-to-user links sent (each pair once, ever). */
+  links: number;
   byReason: Record<string, number>;
+  byFilter: Record<string, number>;
 }
 
-export const emptyStats = (): ChunkStats => ({ read: 0, sent: 0, rejected: 0, filtered: 0, events: 0, noTimestamp: 0, byReason: {} });
+export const emptyStats = (): ChunkStats => ({ read: 0, sent: 0, rejected: 0, filtered: 0, events: 0, noTimestamp: 0, links: 0, byReason: {}, byFilter: {} });
+
+function addCounts(a: Record<string, number>, b: Record<string, number> | undefined): Record<string, number> {
+  const out = { ...a };
+  for (const [k, v] of Object.entries(b ?? {})) out[k] = (out[k] ?? 0) + v;
+  return out;
+}
 
 export function addStats(a: ChunkStats, b: ChunkStats): ChunkStats {
-  const byReason = { ...a.byReason };
-  for (const [k, v] of Object.entries(b.byReason)) byReason[k] = (byReason[k] ?? 0) + v;
   return {
     read: a.read + b.read,
     sent: a.sent + b.sent,
@@ -25,7 +33,9 @@ export function addStats(a: ChunkStats, b: ChunkStats): ChunkStats {
     filtered: a.filtered + b.filtered,
     events: a.events + b.events,
     noTimestamp: a.noTimestamp + b.noTimestamp,
-    byReason,
+    links: a.links + (b.links ?? 0),
+    byReason: addCounts(a.byReason, b.byReason),
+    byFilter: addCounts(a.byFilter, b.byFilter),
   };
 }
 
@@ -39,7 +49,7 @@ export interface FileReport {
   file: string;
   fileId: string;
   format: string;
-  unit: 'line' | 'element';
+  unit: RecordUnit;
   status: 'complete' | 'failed';
   chunks: number;
   records: ChunkStats;
@@ -62,6 +72,6 @@ export function buildReport(input: Omit<FileReport, 'reconciled' | 'status'> & {
 }
 
 /** The rejected report: one JSON line per record, with where it was and why. */
-export function rejectedNdjson(fileUri: string, rows: RejectedRecord[]): string {
-  return rows.map((r) => JSON.stringify({ file: fileUri, line: r.n, code: r.code, reason: r.reason, record: r.record })).join('\n') + '\n';
+export function rejectedNdjson(fileUri: string, part: string | undefined, rows: RejectedRecord[]): string {
+  return rows.map((r) => JSON.stringify({ file: fileUri, ...(part ? { member: part } : {}), line: r.n, code: r.code, reason: r.reason, record: r.record })).join('\n') + '\n';
 }

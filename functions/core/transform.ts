@@ -1,15 +1,16 @@
 import { reject, type PostHogEvent, type Rejection } from './event';
-import type { Format, TransformContext } from './formats/types';
+import type { Format, IdentityLink, TransformContext } from './formats/types';
+import { applyMapping } from './apply-mapping';
 import { MAX_EVENT_BYTES } from './settings';
 
-/** One record of a chunk: its 1-based position in the file and its raw text. */
+/** One record of a chunk: its 1-based position in the file (or zip member) and its raw text. */
 export interface RawRecord {
   n: number;
   text: string;
 }
 
 export interface RejectedRecord {
-  /** 1-based line (or JSON array element) in the source file. */
+  /** 1-based line, JSON array element or CSV row in the source file (or zip member). */
   n: number;
   code: Rejection['code'];
   reason: string;
@@ -19,39 +20,57 @@ export interface RejectedRecord {
 
 export interface TransformResult {
   events: PostHogEvent[];
+  links: IdentityLink[];
   rejected: RejectedRecord[];
+  /** Records dropped on purpose, by rule. */
+  filtered: Record<string, number>;
   /** Records read (non-blank) in this chunk. */
   read: number;
 }
 
-/** Parses and transforms a chunk's records; every record ends up as events or a rejection. */
+/**
+ * Parses, transforms and maps a chunk's records: every record ends up sent (as one or more
+ * events), rejected with its line and reason, or filtered by a named rule.
+ */
 export function transformRecords(records: Iterable<RawRecord>, format: Format, ctx: TransformContext): TransformResult {
-  const events: PostHogEvent[] = [];
-  const rejected: RejectedRecord[] = [];
-  let read = 0;
+  const out: TransformResult = { events: [], links: [], rejected: [], filtered: {}, read: 0 };
   for (const { n, text } of records) {
-    read++;
-    const out = transformOne(text, format, ctx);
-    if ('code' in out) rejected.push({ n, code: out.code, reason: out.message, record: clipRecord(text) });
-    else events.push(...out);
+    out.read++;
+    const res = transformOne(text, format, ctx);
+    if ('code' in res) out.rejected.push({ n, code: res.code, reason: res.message, record: clipRecord(text) });
+    else if ('filtered' in res) out.filtered[res.filtered] = (out.filtered[res.filtered] ?? 0) + 1;
+    else {
+      out.events.push(...res.events);
+      if (res.links) out.links.push(...res.links);
+    }
   }
-  return { events, rejected, read };
+  return out;
 }
 
-function transformOne(text: string, format: Format, ctx: TransformContext): PostHogEvent[] | Rejection {
+function transformOne(text: string, format: Format, ctx: TransformContext): { events: PostHogEvent[]; links?: IdentityLink[] } | Rejection | { filtered: string } {
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (err) {
     return reject('invalid_json', `not valid JSON (${(err as Error).message.replace(/ in JSON at.*$/, '').slice(0, 80)})`);
   }
-  const out = format.toEvents(value, ctx);
-  if ('code' in out) return out;
-  for (const e of out) {
-    const size = Buffer.byteLength(JSON.stringify(e));
+  const res = format.toEvents(value, ctx);
+  if ('code' in res || 'filtered' in res) return res;
+  const events: PostHogEvent[] = [];
+  let rule: string | undefined;
+  for (const e of res.events) {
+    const mapped = applyMapping(e, ctx.mapping);
+    if ('filtered' in mapped) {
+      rule = mapped.filtered;
+      continue;
+    }
+    const size = Buffer.byteLength(JSON.stringify(mapped));
     if (size > MAX_EVENT_BYTES) return reject('event_too_large', `event is ${size} bytes; capture accepts at most ${MAX_EVENT_BYTES}`);
+    events.push(mapped);
   }
-  return out;
+  // A record whose every event was filtered counts as filtered; links still hold (same person).
+  if (!events.length && rule) return { filtered: rule };
+  return { events, ...(res.links ? { links: res.links } : {}) };
 }
 
 // Keep rejected reports readable: a record over 64 KiB is reported by its head only.

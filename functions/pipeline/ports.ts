@@ -1,4 +1,6 @@
 import type { PostHogEvent } from '../core/event';
+import type { IdentityLink } from '../core/formats/types';
+import type { RecordUnit } from '../core/input';
 import type { ChunkMessage, FileRef } from '../core/messages';
 import type { ChunkStats, FileReport } from '../core/report';
 import type { RejectedRecord } from '../core/transform';
@@ -9,7 +11,7 @@ export interface Manifest {
   fileId: string;
   file: FileRef;
   format: string;
-  unit: 'line' | 'element';
+  unit: RecordUnit;
   status: 'splitting' | 'split' | 'reported';
   /** Known once the split is over. */
   chunks?: number;
@@ -41,7 +43,7 @@ export interface Staging {
 
 /** Rejected records and file reports, where the user reads them. */
 export interface Reports {
-  putRejected(file: FileRef, fileId: string, chunk: number, rows: RejectedRecord[]): Promise<string>;
+  putRejected(file: FileRef, fileId: string, chunk: number, rows: RejectedRecord[], part?: string): Promise<string>;
   putReport(file: FileRef, report: FileReport): Promise<string>;
   /** Where this file's rejected records are written, for the report. */
   rejectedLocation(file: FileRef, fileId: string): string;
@@ -54,4 +56,15 @@ export interface ChunkQueue {
 /** Delivers events; resolves only when every one was accepted, rejects otherwise. */
 export interface EventSink {
   send(events: PostHogEvent[]): Promise<void>;
+}
+
+/**
+ * The sent-alias table: a (device, user) link is sent once, ever. A chunk claims its links
+ * before sending (so no other chunk or file sends them), then confirms them once PostHog took
+ * them. A retry of the same chunk sends its claimed-but-unconfirmed links again.
+ */
+export interface IdentityLinks {
+  /** Returns the links this owner (file#chunk) must send now. */
+  claim(links: IdentityLink[], owner: string): Promise<IdentityLink[]>;
+  confirm(links: IdentityLink[], owner: string): Promise<void>;
 }

@@ -1,5 +1,8 @@
 import { planChunks } from '../core/chunks';
-import { decodeInput } from '../core/input';
+import { detectFormat } from '../core/detect';
+import type { FormatName } from '../core/formats/names';
+import { firstLine, openParts, type ByteSource, type DecodeOptions } from '../core/input';
+import type { MappingConfig } from '../core/mapping';
 import type { ChunkMessage, FileRef } from '../core/messages';
 import type { Limits } from '../core/settings';
 import { finishFile } from './finish';
@@ -18,6 +21,7 @@ export interface SplitDeps {
 
 export interface SplitResult {
   fileId: string;
+  format?: string;
   chunks: number;
   records: number;
   queued: number;
@@ -31,25 +35,31 @@ const SQS_BATCH = 10;
 /**
  * Splits one file into staged chunks and queues them. Safe to run again for the same file (a
  * duplicate S3 event, a crash halfway): chunks are cut identically, a chunk already done is not
- * queued again, and a fully split file is skipped.
+ * queued again, and a fully split file is skipped. The mapping config is loaded inside, so a bad
+ * one ends in a failed report (nothing sent) rather than a crash loop.
  */
 export async function splitFile(
   file: FileRef,
   fileId: string,
-  format: string,
-  raw: AsyncIterable<Buffer>,
+  source: ByteSource,
+  loadMapping: () => Promise<MappingConfig>,
   deps: SplitDeps,
 ): Promise<SplitResult> {
   const existing = await deps.checkpoints.getManifest(fileId);
   if (existing && existing.status !== 'splitting') {
-    return { fileId, chunks: existing.chunks ?? 0, records: existing.records ?? 0, queued: 0, skipped: 'already-split' };
+    return { fileId, format: existing.format, chunks: existing.chunks ?? 0, records: existing.records ?? 0, queued: 0, skipped: 'already-split' };
   }
-  const decoded = await decodeInput(raw);
-  await deps.checkpoints.openFile({ fileId, file, format, unit: decoded.unit, startedAt: new Date().toISOString() });
+  const startedAt = new Date().toISOString();
+  let opened = false;
+  const open = (format: string, unit: ChunkMessage['unit']) => {
+    opened = true;
+    return deps.checkpoints.openFile({ fileId, file, format, unit, startedAt });
+  };
 
   let chunks = 0;
   let records = 0;
   let queued = 0;
+  let format: FormatName | undefined;
   let error: string | undefined;
   let pending: ChunkMessage[] = [];
   const flush = async () => {
@@ -60,36 +70,56 @@ export async function splitFile(
   };
 
   try {
-    for await (const chunk of planChunks(decoded.bytes, deps.limits)) {
-      chunks++;
-      records += chunk.records;
-      const status = await deps.checkpoints.addChunk(fileId, chunk.index);
-      if (status === 'done') continue;
-      const staged = deps.stagingKey(fileId, chunk.index);
-      await deps.staging.put(staged, chunk.body);
-      pending.push({
-        v: 1,
-        fileId,
-        file,
-        chunk: chunk.index,
-        format,
-        unit: decoded.unit,
-        firstLine: chunk.firstLine,
-        records: chunk.records,
-        staged,
-        oversize: chunk.oversize,
-      });
-      if (pending.length >= SQS_BATCH) await flush();
+    const mapping = await loadMapping();
+    if (mapping.format !== 'auto') format = mapping.format;
+    for await (const part of openParts(source, decodeOptions(format, mapping))) {
+      let bytes = part.bytes;
+      if (!format) {
+        const first = await firstLine(bytes);
+        bytes = first.stream;
+        format = detectFormat(first.line, part.unit, part.name ?? file.key ?? file.uri);
+        if (!format) throw new Error(`cannot tell the format from the first record; set "format" in the mapping config or --format`);
+      }
+      if (!opened) await open(format, part.unit);
+      for await (const chunk of planChunks(bytes, deps.limits, chunks)) {
+        chunks++;
+        records += chunk.records;
+        const status = await deps.checkpoints.addChunk(fileId, chunk.index);
+        if (status === 'done') continue;
+        const staged = deps.stagingKey(fileId, chunk.index);
+        await deps.staging.put(staged, chunk.body);
+        pending.push({
+          v: 1,
+          fileId,
+          file,
+          chunk: chunk.index,
+          format,
+          mapping,
+          ...(part.name ? { part: part.name } : {}),
+          unit: part.unit,
+          firstLine: chunk.firstLine,
+          records: chunk.records,
+          staged,
+          oversize: chunk.oversize,
+        });
+        if (pending.length >= SQS_BATCH) await flush();
+      }
     }
   } catch (err) {
-    // An unreadable rest of file (truncated gzip, broken JSON array) ends the split; what was
-    // read is still sent, and the report says where and why reading stopped.
-    error = `${file.uri}: reading stopped after ${records} records: ${(err as Error).message}`;
-    deps.log?.('input unreadable', { fileId, records, reason: (err as Error).message });
+    // A bad config, an unknown format, an unreadable rest of file (truncated gzip, broken JSON
+    // array): the split ends there; what was read is still sent, and the report says why.
+    error = `${file.uri}: ${records ? `reading stopped after ${records} records: ` : ''}${(err as Error).message}`;
+    deps.log?.('split stopped', { fileId, records, reason: (err as Error).message });
   }
   await flush();
+  if (!opened) await open(format ?? 'unknown', 'line');
   await deps.checkpoints.finishSplit(fileId, { chunks, records, ...(error ? { error } : {}) });
   // A file whose chunks are all done already (or that has none) is reported here.
   await finishFile(fileId, deps);
-  return { fileId, chunks, records, queued, skipped: undefined, ...(error ? { error } : {}) };
+  return { fileId, format, chunks, records, queued, skipped: undefined, ...(error ? { error } : {}) };
+}
+
+function decodeOptions(format: FormatName | undefined, mapping: MappingConfig): DecodeOptions {
+  const csv = format === 'csv' ? 'always' : format === undefined || format === 'users' ? 'auto' : 'never';
+  return { csv, delimiter: mapping.csv.delimiter };
 }

@@ -3,6 +3,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { awsClients } from '../adapters/aws/clients';
 import { DynamoCheckpoints } from '../adapters/aws/dynamo-checkpoints';
+import { DynamoLinks } from '../adapters/aws/dynamo-links';
 import { S3Reports, S3Staging } from '../adapters/aws/s3';
 import { projectApiKey } from '../adapters/aws/secret';
 import { PostHogSink } from '../adapters/posthog-sink';
@@ -19,6 +20,7 @@ export function createSender(env: HandlerEnv) {
   const processor = new BatchProcessor(EventType.SQS);
   const host = need(env, 'POSTHOG_HOST');
   const secretId = need(env, 'POSTHOG_API_KEY_SECRET');
+  const links = new DynamoLinks(aws.ddb, need(env, 'ALIAS_TABLE'));
 
   const sendRecord = async (record: SQSRecord): Promise<void> => {
     const msg = ChunkMessage.parse(JSON.parse(record.body));
@@ -46,8 +48,9 @@ export function createSender(env: HandlerEnv) {
         retryDelayMs: env.POSTHOG_RETRY_DELAY_MS,
         requestTimeoutMs: env.POSTHOG_TIMEOUT_MS,
       }),
+      links,
       format: formatByName,
-      context: (m) => ({ origin: m.file.uri, personMode: env.PERSON_MODE, now: Date.now() }),
+      origin: (m) => m.file.uri,
     });
     logger.info('chunk', {
       fileId: msg.fileId,

@@ -2,7 +2,8 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import type { Context, S3Event } from 'aws-lambda';
 import { awsClients } from '../adapters/aws/clients';
 import { DynamoCheckpoints } from '../adapters/aws/dynamo-checkpoints';
-import { openObject, S3Reports, S3Staging, stagingKey, WORK_PREFIX } from '../adapters/aws/s3';
+import { CONFIG_NAME, mappingFor } from '../adapters/aws/mapping-config';
+import { S3Reports, S3Source, S3Staging, stagingKey, WORK_PREFIX } from '../adapters/aws/s3';
 import { SqsChunkQueue } from '../adapters/aws/sqs';
 import { limitsFrom, need, readEnv, type HandlerEnv } from '../config';
 import { decodeS3Key, fileIdentity } from '../core/identity';
@@ -21,12 +22,13 @@ export function createSplitter(env: HandlerEnv) {
     for (const rec of event.Records ?? []) {
       const bucket = rec.s3.bucket.name;
       const key = decodeS3Key(rec.s3.object.key);
-      if (key.startsWith(WORK_PREFIX)) continue; // our own output, never input
+      // Our own output, and mapping configs, are never input.
+      if (key.startsWith(WORK_PREFIX) || key.endsWith(CONFIG_NAME)) continue;
       const version = rec.s3.object.versionId || rec.s3.object.eTag;
       const file = { uri: `s3://${bucket}/${key}`, bucket, key, ...(version ? { version } : {}) };
       const fileId = fileIdentity(file.uri, version);
-      const raw = await openObject(aws.s3, bucket, key, rec.s3.object.versionId);
-      const result = await splitFile(file, fileId, env.FORMAT, raw, {
+      const source = await S3Source.open(aws.s3, bucket, key, rec.s3.object.versionId);
+      const result = await splitFile(file, fileId, source, () => mappingFor(aws.s3, bucket, key, env.DROP_PREFIX, env.MAPPING_CONFIG), {
         checkpoints,
         staging: new S3Staging(aws.s3, bucket),
         queue,
@@ -35,7 +37,7 @@ export function createSplitter(env: HandlerEnv) {
         stagingKey,
         log: (msg, data) => logger.warn(msg, { ...data, key }),
       });
-      logger.info('split', { key, fileId, chunks: result.chunks, records: result.records, queued: result.queued, skipped: result.skipped });
+      logger.info('split', { key, fileId, format: result.format, chunks: result.chunks, records: result.records, queued: result.queued, skipped: result.skipped });
       results.push(result);
     }
     return results;

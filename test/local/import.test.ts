@@ -19,9 +19,7 @@ function workdir() {
   return mkdtempSync(join(tmpdir(), 'import-'));
 }
 const opts = (dir: string, over: Partial<ImportOptions> = {}): ImportOptions => ({
-  format: 'posthog',
   stateDir: join(dir, 'state'),
-  personMode: 'set_once',
   limits: Limits.parse({ chunkRecords: 200, batchSize: 100 }),
   attempts: 1,
   retryDelayMs: 5,
@@ -124,7 +122,7 @@ describe('backfill import (local mode)', () => {
       assert.equal(err.code, 2);
       return true;
     });
-    await assert.rejects(run(process.execPath, [BIN, 'import', 'x', '--format', 'nope']), /Allowed choices are posthog/);
+    await assert.rejects(run(process.execPath, [BIN, 'import', 'x', '--format', 'nope']), /Allowed choices are auto, posthog/);
     const truncated = join(dir, 'cut.jsonl.gz');
     const gz = gzipSync(posthogRecords(3_000).text);
     writeFileSync(truncated, gz.subarray(0, Math.floor(gz.length / 2)));

@@ -57,6 +57,15 @@ export async function createStack(captureUrl: string, apiKey: string, overrides:
       ],
     }),
   );
+  const aliasTable = `sent-aliases-${id}`;
+  await c.ddb.send(
+    new CreateTableCommand({
+      TableName: aliasTable,
+      BillingMode: 'PAY_PER_REQUEST',
+      AttributeDefinitions: [{ AttributeName: 'pair', AttributeType: 'S' }],
+      KeySchema: [{ AttributeName: 'pair', KeyType: 'HASH' }],
+    }),
+  );
   const secret = await c.secrets.send(new CreateSecretCommand({ Name: `posthog-key-${id}`, SecretString: JSON.stringify({ apiKey }) }));
   return {
     bucket,
@@ -67,8 +76,9 @@ export async function createStack(captureUrl: string, apiKey: string, overrides:
       QUEUE_URL: q.QueueUrl!,
       POSTHOG_HOST: captureUrl,
       POSTHOG_API_KEY_SECRET: secret.ARN!,
-      FORMAT: 'posthog',
-      PERSON_MODE: 'set_once',
+      ALIAS_TABLE: aliasTable,
+      MAPPING_CONFIG: {},
+      DROP_PREFIX: '',
       CHUNK_RECORDS: 500,
       CHUNK_BYTES: 8_000_000,
       BATCH_SIZE: 200,

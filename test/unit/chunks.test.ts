@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { planChunks, recordsOf, type PlannedChunk } from '../../functions/core/chunks';
-import { decodeInput } from '../../functions/core/input';
+import { decodeStream } from '../../functions/core/input';
 
 const limits = { chunkRecords: 3, chunkBytes: 1_000_000, maxRecordBytes: 1_000 };
 
@@ -69,9 +69,9 @@ describe('planChunks', () => {
   });
 });
 
-describe('decodeInput', () => {
+describe('decodeStream', () => {
   async function text(input: Buffer, pieceSize = 1 << 16) {
-    const d = await decodeInput(pieces(input, pieceSize));
+    const d = await decodeStream(pieces(input, pieceSize));
     const parts: Buffer[] = [];
     for await (const b of d.bytes) parts.push(Buffer.from(b));
     return { unit: d.unit, text: Buffer.concat(parts).toString('utf8') };

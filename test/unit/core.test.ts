@@ -7,19 +7,21 @@ import { parseTimestamp } from '../../functions/core/timestamp';
 import { transformRecords } from '../../functions/core/transform';
 import { deriveUuid, isValidUuid } from '../../functions/core/uuid';
 import { decodeS3Key, fileIdentity } from '../../functions/core/identity';
+import { DEFAULT_MAPPING } from '../../functions/core/mapping';
 
 const NOW = Date.parse('2026-06-01T12:00:00Z');
-const ctx: TransformContext = { origin: 'export.jsonl', personMode: 'set_once', now: NOW };
+const ctx: TransformContext = { origin: 'export.jsonl', now: NOW, mapping: DEFAULT_MAPPING };
+const setMode: TransformContext = { ...ctx, mapping: { ...DEFAULT_MAPPING, personMode: 'set' } };
 
 function one(record: unknown, c: TransformContext = ctx): PostHogEvent {
   const out = posthogFormat.toEvents(record, c);
-  assert.ok(Array.isArray(out), `expected events, got ${JSON.stringify(out)}`);
-  assert.equal(out.length, 1);
-  return out[0]!;
+  assert.ok('events' in out, `expected events, got ${JSON.stringify(out)}`);
+  assert.equal(out.events.length, 1);
+  return out.events[0]!;
 }
 function rejected(record: unknown): Rejection {
   const out = posthogFormat.toEvents(record, ctx);
-  assert.ok(!Array.isArray(out), 'expected a rejection');
+  assert.ok('code' in out, 'expected a rejection');
   return out;
 }
 
@@ -89,7 +91,7 @@ describe('PostHog JSON format', () => {
 
   test('the uuid depends on the record only: not on the file, person mode or key order', () => {
     const a = one(base);
-    const b = one({ timestamp: base.timestamp, properties: base.properties, distinct_id: 'user_123', event: '$pageview' }, { ...ctx, origin: 'other-file.json.gz', personMode: 'set' });
+    const b = one({ timestamp: base.timestamp, properties: base.properties, distinct_id: 'user_123', event: '$pageview' }, { ...setMode, origin: 'other-file.json.gz' });
     assert.equal(a.uuid, b.uuid);
     assert.notEqual(a.uuid, one({ ...base, timestamp: '2024-01-01T00:00:01Z' }).uuid);
   });
@@ -125,7 +127,7 @@ describe('PostHog JSON format', () => {
     const e = one({ ...base, properties: { $set: { plan: 'free', email: 'a@x' }, $set_once: { plan: 'trial' } } });
     assert.equal(e.properties.$set, undefined);
     assert.deepEqual(e.properties.$set_once, { plan: 'trial', email: 'a@x' });
-    const s = one({ ...base, properties: { $set: { plan: 'free' } } }, { ...ctx, personMode: 'set' });
+    const s = one({ ...base, properties: { $set: { plan: 'free' } } }, setMode);
     assert.deepEqual(s.properties.$set, { plan: 'free' });
   });
 

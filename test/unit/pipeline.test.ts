@@ -13,10 +13,11 @@ import { Limits } from '../../functions/core/settings';
 import { sendChunk, type SendDeps } from '../../functions/pipeline/send';
 import { splitFile } from '../../functions/pipeline/split';
 import { posthogRecords } from '../support/fixtures';
+import { FileLinks } from '../../functions/adapters/local/file-links';
+import { DEFAULT_MAPPING } from '../../functions/core/mapping';
+import { brokenSource, bufferSource } from '../support/sources';
 
-async function* once(text: string): AsyncGenerator<Buffer> {
-  yield Buffer.from(text);
-}
+const mapping = async () => DEFAULT_MAPPING;
 
 async function setup() {
   const dir = mkdtempSync(join(tmpdir(), 'pipeline-'));
@@ -29,8 +30,9 @@ async function setup() {
     staging,
     reports,
     sink: { send: async (events) => void sent.push(...events) },
+    links: await FileLinks.load(join(dir, 'links.json')),
     format: formatByName,
-    context: () => ({ origin: 'f', personMode: 'set_once', now: Date.now() }),
+    origin: () => 'f',
   };
   return { dir, checkpoints, staging, reports, sent, deps };
 }
@@ -55,12 +57,12 @@ describe('split and send with local adapters', () => {
     };
     const deps = { checkpoints: s.checkpoints, staging: s.staging, queue, reports: s.reports, limits, stagingKey: (id: string, i: number) => `${id}/${i}` };
     // SQS batches of 10: the first batch fails after 4 deliveries, and the split throws.
-    await assert.rejects(splitFile(file, 'f1', 'posthog', once(text), deps), /queue down/);
+    await assert.rejects(splitFile(file, 'f1', bufferSource(text), mapping, deps), /queue down/);
     assert.equal(queued.length, 4);
     assert.equal((await s.checkpoints.getManifest())?.status, 'splitting');
 
     failAfter = Number.POSITIVE_INFINITY;
-    const res = await splitFile(file, 'f1', 'posthog', once(text), deps);
+    const res = await splitFile(file, 'f1', bufferSource(text), mapping, deps);
     assert.equal(res.chunks, 10);
     assert.equal(res.queued, 6, 'the four done chunks are not queued again');
     assert.equal(new Set(s.sent.map((e) => e.uuid)).size, valid);
@@ -70,7 +72,7 @@ describe('split and send with local adapters', () => {
     assert.equal(report?.records.sent, valid);
     assert.equal(report?.reconciled, true);
 
-    const again = await splitFile(file, 'f1', 'posthog', once(text), deps);
+    const again = await splitFile(file, 'f1', bufferSource(text), mapping, deps);
     assert.equal(again.skipped, 'already-split');
   });
 
@@ -78,7 +80,7 @@ describe('split and send with local adapters', () => {
     const s = await setup();
     const msgs: ChunkMessage[] = [];
     const deps = { checkpoints: s.checkpoints, staging: s.staging, queue: { send: async (m: ChunkMessage[]) => void msgs.push(...m) }, reports: s.reports, limits, stagingKey: (id: string, i: number) => `${id}/${i}` };
-    await splitFile(file, 'f2', 'posthog', once(posthogRecords(150).text), deps);
+    await splitFile(file, 'f2', bufferSource(posthogRecords(150).text), mapping, deps);
     assert.equal(msgs.length, 2);
     const bodies = await Promise.all(msgs.map((m) => s.staging.get(m.staged)));
     const put = () => Promise.all(msgs.map((m, i) => s.staging.put(m.staged, bodies[i]!)));
@@ -95,7 +97,7 @@ describe('split and send with local adapters', () => {
   test('a failing sink leaves the chunk pending, so it is retried whole', async () => {
     const s = await setup();
     const msgs: ChunkMessage[] = [];
-    await splitFile(file, 'f3', 'posthog', once(posthogRecords(50).text), {
+    await splitFile(file, 'f3', bufferSource(posthogRecords(50).text), mapping, {
       checkpoints: s.checkpoints, staging: s.staging, queue: { send: async (m) => void msgs.push(...m) }, reports: s.reports, limits, stagingKey: (id, i) => `${id}/${i}`,
     });
     const body = await s.staging.get(msgs[0]!.staged);
@@ -111,12 +113,9 @@ describe('split and send with local adapters', () => {
   test('an unreadable rest of file ends the split with a failed report; what was read is still sent', async () => {
     const s = await setup();
     const { text } = posthogRecords(250);
-    async function* broken(): AsyncGenerator<Buffer> {
-      yield Buffer.from(text.slice(0, text.indexOf('\n', 20_000) + 1));
-      throw new Error('unexpected end of file');
-    }
+    const broken = brokenSource(text.slice(0, text.indexOf('\n', 20_000) + 1), 'unexpected end of file');
     const queue = { send: async (m: ChunkMessage[]) => { for (const x of m) await sendChunk(x, s.deps); } };
-    const res = await splitFile(file, 'f4', 'posthog', broken(), { checkpoints: s.checkpoints, staging: s.staging, queue, reports: s.reports, limits, stagingKey: (id, i) => `${id}/${i}` });
+    const res = await splitFile(file, 'f4', broken, mapping, { checkpoints: s.checkpoints, staging: s.staging, queue, reports: s.reports, limits, stagingKey: (id, i) => `${id}/${i}` });
     assert.match(res.error ?? '', /\/data\/f.jsonl: reading stopped after \d+ records: unexpected end of file/);
     const report = await s.reports.read('f4');
     assert.equal(report?.status, 'failed');

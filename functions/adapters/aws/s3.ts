@@ -1,6 +1,7 @@
-import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import type { Readable } from 'node:stream';
+import { GetObjectCommand, HeadObjectCommand, NoSuchKey, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { PassThrough, type Readable } from 'node:stream';
 import { gzipSync, gunzipSync } from 'node:zlib';
+import type { ByteSource } from '../../core/input';
 import type { FileRef } from '../../core/messages';
 import { rejectedNdjson, type FileReport } from '../../core/report';
 import type { RejectedRecord } from '../../core/transform';
@@ -9,11 +10,56 @@ import type { Reports, Staging } from '../../pipeline/ports';
 /** Prefix for everything the pipeline writes into the drop bucket; never read as input. */
 export const WORK_PREFIX = '_backfill/';
 
-/** Streams an object's raw bytes (no decoding: gzip is detected from content). */
-export async function openObject(s3: S3Client, bucket: string, key: string, version?: string): Promise<AsyncIterable<Buffer>> {
-  const res = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, ...(version ? { VersionId: version } : {}) }));
-  if (!res.Body) throw new Error(`s3://${bucket}/${key}: empty response body`);
-  return res.Body as Readable;
+/**
+ * An S3 object as a byte source: streamed from the start, or read by range (zip members).
+ * Raw bytes always: an object stored with Content-Encoding: gzip is gunzipped by us, from its
+ * magic bytes, not by the transport.
+ */
+export class S3Source implements ByteSource {
+  readonly uri: string;
+  private constructor(private readonly s3: S3Client, private readonly bucket: string, private readonly key: string, private readonly version: string | undefined, readonly size: number) {
+    this.uri = `s3://${bucket}/${key}`;
+  }
+
+  static async open(s3: S3Client, bucket: string, key: string, version?: string): Promise<S3Source> {
+    const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key, ...(version ? { VersionId: version } : {}) }));
+    return new S3Source(s3, bucket, key, version, head.ContentLength ?? 0);
+  }
+
+  async open(): Promise<AsyncIterable<Buffer>> {
+    const res = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.key, ...(this.version ? { VersionId: this.version } : {}) }));
+    if (!res.Body) throw new Error(`${this.uri}: empty response body`);
+    return res.Body as Readable;
+  }
+
+  range(start: number, end: number): Readable {
+    const out = new PassThrough();
+    if (end <= start) {
+      out.end();
+      return out;
+    }
+    this.s3
+      .send(new GetObjectCommand({ Bucket: this.bucket, Key: this.key, Range: `bytes=${start}-${end - 1}`, ...(this.version ? { VersionId: this.version } : {}) }))
+      .then((res) => (res.Body as Readable).on('error', (e) => out.destroy(e)).pipe(out))
+      .catch((e: Error) => out.destroy(e));
+    return out;
+  }
+}
+
+/** Reads a small JSON object (a mapping config); undefined when there is none. */
+export async function readJsonObject(s3: S3Client, bucket: string, key: string): Promise<unknown | undefined> {
+  try {
+    const res = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    const text = await res.Body!.transformToString();
+    try {
+      return JSON.parse(text);
+    } catch (err) {
+      throw new Error(`s3://${bucket}/${key}: not valid JSON: ${(err as Error).message}`);
+    }
+  } catch (err) {
+    if (err instanceof NoSuchKey || (err as { name?: string }).name === 'NoSuchKey') return undefined;
+    throw err;
+  }
 }
 
 /** Chunk bodies staged gzipped (level 1: cheap, and 5-10x fewer bytes stored and read). */
@@ -40,9 +86,9 @@ export class S3Reports implements Reports {
     return `s3://${this.bucket}/${this.rejectedPrefix(file, fileId)}`;
   }
 
-  async putRejected(file: FileRef, fileId: string, chunk: number, rows: RejectedRecord[]): Promise<string> {
+  async putRejected(file: FileRef, fileId: string, chunk: number, rows: RejectedRecord[], part?: string): Promise<string> {
     const key = `${this.rejectedPrefix(file, fileId)}chunk-${String(chunk).padStart(6, '0')}.ndjson`;
-    const body = rejectedNdjson(file.uri, rows);
+    const body = rejectedNdjson(file.uri, part, rows);
     await this.s3.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentType: 'application/x-ndjson' }));
     return `s3://${this.bucket}/${key}`;
   }

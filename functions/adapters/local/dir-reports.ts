@@ -13,11 +13,11 @@ export class DirReports implements Reports {
     return join(this.dir, `${fileId}.rejected`);
   }
 
-  async putRejected(file: FileRef, fileId: string, chunk: number, rows: RejectedRecord[]): Promise<string> {
+  async putRejected(file: FileRef, fileId: string, chunk: number, rows: RejectedRecord[], part?: string): Promise<string> {
     const dir = this.rejectedLocation(file, fileId);
     await mkdir(dir, { recursive: true });
     const path = join(dir, `chunk-${String(chunk).padStart(6, '0')}.ndjson`);
-    await writeFile(path, rejectedNdjson(file.uri, rows));
+    await writeFile(path, rejectedNdjson(file.uri, part, rows));
     return path;
   }
 

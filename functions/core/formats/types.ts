@@ -1,17 +1,36 @@
 import type { PostHogEvent, Rejection } from '../event';
-import type { PersonMode } from '../settings';
+import type { MappingConfig } from '../mapping';
 
 export interface TransformContext {
   /** Value of the origin-trace property: where the record came from (file). */
   origin: string;
-  /** `set_once` (default) keeps newer live person properties; `set` overwrites them. */
-  personMode: PersonMode;
   /** Reference time for the future-timestamp check. */
   now: number;
+  /** Renames, filters, person mode and per-format settings. */
+  mapping: MappingConfig;
 }
 
-/** A source format turns one parsed record into events (or says why it cannot). */
+/** A device (anonymous id) seen with a user id: linked once, ever, through the sent-alias table. */
+export interface IdentityLink {
+  anon: string;
+  user: string;
+  timestamp?: string;
+}
+
+export interface FormatResult {
+  events: PostHogEvent[];
+  links?: IdentityLink[];
+}
+
+/** A record dropped on purpose (by the source's own settings or the mapping), with the rule. */
+export interface Filtered {
+  filtered: string;
+}
+
+export type FormatOutput = FormatResult | Rejection | Filtered;
+
+/** A source format turns one parsed record into events (or says why it cannot or should not). */
 export interface Format {
   name: string;
-  toEvents(record: unknown, ctx: TransformContext): PostHogEvent[] | Rejection;
+  toEvents(record: unknown, ctx: TransformContext): FormatOutput;
 }

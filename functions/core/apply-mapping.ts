@@ -1,0 +1,32 @@
+import type { PostHogEvent } from './event';
+import type { MappingConfig } from './mapping';
+
+/**
+ * Applies the mapping config to one event: event and property renames, keep / drop lists,
+ * static extra properties, then the event allow / deny lists and the time window (on the
+ * final name and the event's timestamp). Person updates and `$` properties the pipeline adds
+ * are never dropped by `keep`.
+ */
+export function applyMapping(e: PostHogEvent, m: MappingConfig): PostHogEvent | { filtered: string } {
+  const event = m.events.rename[e.event] ?? e.event;
+  if (m.events.allow && !m.events.allow.includes(event)) return { filtered: 'event_not_allowed' };
+  if (m.events.deny.includes(event)) return { filtered: 'event_denied' };
+  if (e.timestamp) {
+    const t = Date.parse(e.timestamp);
+    if (m.after && t < Date.parse(m.after)) return { filtered: 'before_window' };
+    if (m.before && t >= Date.parse(m.before)) return { filtered: 'after_window' };
+  }
+  const p = m.properties;
+  if (!Object.keys(p.rename).length && !p.keep && !p.drop.length && !Object.keys(p.extra).length && event === e.event) return e;
+  const keep = p.keep ? new Set(p.keep) : undefined;
+  const drop = new Set(p.drop);
+  const properties: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(e.properties)) {
+    const name = p.rename[k] ?? k;
+    if (drop.has(name)) continue;
+    if (keep && !name.startsWith('$') && !keep.has(name)) continue;
+    properties[name] = v;
+  }
+  Object.assign(properties, p.extra);
+  return { ...e, event, properties };
+}

@@ -1,0 +1,152 @@
+import { reject } from '../event';
+import { compact, idOf, isPlainObject, personUpdate } from '../properties';
+import { parseTimestamp } from '../timestamp';
+import { deriveUuid, isValidUuid } from '../uuid';
+import { buildEvent } from './build';
+import type { Format } from './types';
+
+const CALLS = new Set(['track', 'page', 'screen', 'identify', 'group', 'alias']);
+
+// Context fields mapped to PostHog properties; the rest of context is kept under a prefix.
+const CONTEXT_MAPPED = new Set(['ip', 'os', 'userAgent', 'library', 'campaign', 'page', 'screen', 'device', 'app', 'locale', 'timezone', 'network', 'location']);
+
+const obj = (v: unknown): Record<string, unknown> => (isPlainObject(v) ? v : {});
+
+/**
+ * Segment's S3 destination archive (gzipped NDJSON under segment-logs/<source>/<day>/). Calls
+ * map as PostHog's Segment destination does: page → $pageview, screen → $screen, identify →
+ * $identify, group → $groupidentify, alias → $create_alias. Transport fields are not kept.
+ */
+export const segmentFormat: Format = {
+  name: 'segment',
+  toEvents(raw, ctx) {
+    if (!isPlainObject(raw)) return reject('not_an_object', 'record is not a JSON object');
+    const type = typeof raw.type === 'string' ? raw.type : '';
+    if (!CALLS.has(type)) return reject('invalid_record', `unknown Segment call type ${JSON.stringify(type).slice(0, 40)}`);
+    if (disabledForPostHog(raw.integrations)) return { filtered: 'segment_integrations' };
+
+    const userId = idOf(raw.userId);
+    const anonymousId = idOf(raw.anonymousId);
+    const distinctId = userId || anonymousId;
+    if (!distinctId) return reject('missing_distinct_id', 'neither userId nor anonymousId is set');
+
+    const when = raw.timestamp ?? raw.originalTimestamp ?? raw.receivedAt;
+    if (when === undefined || when === null || when === '') return reject('invalid_timestamp', 'no timestamp, originalTimestamp or receivedAt');
+    const timestamp = parseTimestamp(when, ctx.now);
+    if (typeof timestamp !== 'string') return timestamp;
+
+    if (raw.properties !== undefined && raw.properties !== null && !isPlainObject(raw.properties)) return reject('invalid_properties', 'properties is not an object');
+    if (raw.traits !== undefined && raw.traits !== null && !isPlainObject(raw.traits)) return reject('invalid_properties', 'traits is not an object');
+    const properties = obj(raw.properties);
+    const context = obj(raw.context);
+    let props: Record<string, unknown> = { ...contextProperties(context), ...properties };
+    let event: string;
+    let eventDistinct = distinctId;
+    const traits = { ...obj(context.traits), ...obj(raw.traits) };
+
+    switch (type) {
+      case 'track': {
+        event = typeof raw.event === 'string' ? raw.event.trim() : '';
+        if (!event) return reject('missing_event', 'track call without an event name');
+        break;
+      }
+      case 'page': {
+        event = '$pageview';
+        const page = obj(context.page);
+        props = {
+          ...props,
+          ...compact({
+            $current_url: properties.url ?? page.url,
+            $pathname: properties.path ?? page.path,
+            $referrer: properties.referrer ?? page.referrer,
+            title: properties.title ?? page.title,
+            name: raw.name,
+          }),
+        };
+        break;
+      }
+      case 'screen':
+        event = '$screen';
+        props = { ...props, ...compact({ $screen_name: raw.name ?? properties.name }) };
+        break;
+      case 'identify':
+        event = '$identify';
+        if (userId && anonymousId && userId !== anonymousId) props.$anon_distinct_id = anonymousId;
+        props = personUpdate(props, compact(traits), ctx.mapping.personMode);
+        break;
+      case 'group': {
+        const groupId = idOf(raw.groupId);
+        if (!groupId) return reject('invalid_record', 'group call without a groupId');
+        event = '$groupidentify';
+        props = { ...props, $group_type: ctx.mapping.segment.groupType, $group_key: groupId, $group_set: compact(obj(raw.traits)) };
+        break;
+      }
+      default: {
+        // alias: previousId becomes an alias of userId.
+        const previousId = idOf(raw.previousId);
+        if (!userId || !previousId) return reject('invalid_record', 'alias call needs userId and previousId');
+        event = '$create_alias';
+        eventDistinct = userId;
+        props = { ...props, alias: previousId };
+      }
+    }
+    if (props.$ip === undefined) props.$geoip_disable = true; // no IP of the user's own: never the sender's
+
+    const messageId = idOf(raw.messageId);
+    const uuid = isValidUuid(messageId) ? messageId.toLowerCase() : deriveUuid('segment', messageId || `${type}\u0000${distinctId}\u0000${timestamp}\u0000${JSON.stringify(raw)}`);
+    return { events: [buildEvent({ uuid, event, distinctId: eventDistinct, timestamp, properties: props }, ctx)] };
+  },
+};
+
+/** `integrations` turning PostHog off: `PostHog: false`, or `All: false` without PostHog on. */
+function disabledForPostHog(integrations: unknown): boolean {
+  if (!isPlainObject(integrations)) return false;
+  const key = Object.keys(integrations).find((k) => k.toLowerCase() === 'posthog');
+  const posthog = key === undefined ? undefined : integrations[key];
+  if (posthog === false) return true;
+  return integrations.All === false && !posthog;
+}
+
+function contextProperties(context: Record<string, unknown>): Record<string, unknown> {
+  const os = obj(context.os);
+  const library = obj(context.library);
+  const campaign = obj(context.campaign);
+  const page = obj(context.page);
+  const screen = obj(context.screen);
+  const device = obj(context.device);
+  const app = obj(context.app);
+  const location = obj(context.location);
+  const out = compact({
+    $ip: context.ip,
+    $os: os.name,
+    $os_version: os.version,
+    $raw_user_agent: context.userAgent,
+    $lib: library.name,
+    $lib_version: library.version,
+    utm_source: campaign.source,
+    utm_medium: campaign.medium,
+    utm_campaign: campaign.name,
+    utm_term: campaign.term,
+    utm_content: campaign.content,
+    $current_url: page.url,
+    $pathname: page.path,
+    $referrer: page.referrer,
+    $screen_width: screen.width,
+    $screen_height: screen.height,
+    $device_id: device.id,
+    $device_manufacturer: device.manufacturer,
+    $device_model: device.model,
+    $device_type: device.type,
+    $app_name: app.name,
+    $app_version: app.version,
+    $app_build: app.build,
+    $locale: context.locale,
+    $timezone: context.timezone,
+    $geoip_city_name: location.city,
+    $geoip_country_name: location.country,
+  });
+  for (const [k, v] of Object.entries(context)) {
+    if (!CONTEXT_MAPPED.has(k) && k !== 'traits' && v !== null && v !== undefined) out[`segment_context_${k}`] = v;
+  }
+  return out;
+}
