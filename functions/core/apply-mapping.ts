@@ -4,8 +4,8 @@ import type { MappingConfig } from './mapping';
 /**
  * Applies the mapping config to one event: event and property renames, keep / drop lists,
  * static extra properties, then the event allow / deny lists and the time window (on the
- * final name and the event's timestamp). Person updates and `$` properties the pipeline adds
- * are never dropped by `keep`.
+ * final name and the event's timestamp). `keep` never drops `$` properties (person updates,
+ * PostHog's own) or the origin property.
  */
 export function applyMapping(e: PostHogEvent, m: MappingConfig): PostHogEvent | { filtered: string } {
   const event = m.events.rename[e.event] ?? e.event;
@@ -24,7 +24,7 @@ export function applyMapping(e: PostHogEvent, m: MappingConfig): PostHogEvent | 
   for (const [k, v] of Object.entries(e.properties)) {
     const name = p.rename[k] ?? k;
     if (drop.has(name)) continue;
-    if (keep && !name.startsWith('$') && !keep.has(name)) continue;
+    if (keep && !name.startsWith('$') && name !== m.originProperty && !keep.has(name)) continue;
     properties[name] = v;
   }
   Object.assign(properties, p.extra);

@@ -1,0 +1,116 @@
+import { gzipSync } from 'node:zlib';
+import yazl from 'yazl';
+import { sampleLines } from './fixtures';
+
+type Obj = Record<string, unknown>;
+
+const amplitudeBase = () => JSON.parse(sampleLines('amplitude-export-line.json')[0]!) as Obj;
+const pad = (n: number, w = 2) => String(n).padStart(w, '0');
+/** Amplitude's zone-less `YYYY-MM-DD HH:MM:SS.ffffff` (UTC). */
+export const amplitudeTime = (ms: number) => {
+  const d = new Date(ms);
+  return `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}.${pad(d.getUTCMilliseconds(), 3)}000`;
+};
+
+/**
+ * Amplitude export records shaped like the published sample, covering the identity cases:
+ * a user on two devices, a device shared by two users, a device anonymous before its user
+ * logs in. Half carry Amplitude's own uuid; the rest get one from device + $insert_id.
+ */
+export function amplitudeRecords(n: number, start = Date.UTC(2024, 0, 1)): { records: Obj[]; pairs: string[] } {
+  const people: Array<{ device: string; user: string | null }> = [
+    { device: 'd1', user: 'u1' },
+    { device: 'd2', user: 'u1' }, // u1's second device
+    { device: 'd3', user: 'u2' },
+    { device: 'd3', user: 'u3' }, // d3 is shared
+    { device: 'd4', user: null }, // anonymous first …
+    { device: 'd4', user: 'u4' }, // … then identified
+  ];
+  const records: Obj[] = [];
+  for (let i = 0; i < n; i++) {
+    const p = people[i % people.length]!;
+    const r: Obj = {
+      ...amplitudeBase(),
+      device_id: `device-${p.device}`,
+      user_id: p.user === null ? null : `user-${p.user}`,
+      event_id: i,
+      $insert_id: `insert-${i}`,
+      event_time: amplitudeTime(start + i * 60_000),
+      event_type: i % 10 === 0 ? '[Amplitude] Page Viewed' : 'Property Drop Purchased',
+      event_properties: i % 10 === 0 ? { '[Amplitude] Page URL': `https://example.com/${i}` } : { 'Drop Id': i, 'Total Price': 6396.0 },
+      user_properties: { plan: i % 2 ? 'pro' : 'free' },
+      city: 'Berlin',
+      country: 'Germany',
+    };
+    if (i % 2) r.uuid = `a6ec45f6-0016-4907-b433-${pad(i, 12)}`;
+    else delete r.uuid;
+    records.push(r);
+  }
+  const pairs = ['d1:u1', 'd2:u1', 'd3:u2', 'd3:u3', 'd4:u4'].slice(0, Math.min(5, n));
+  return { records, pairs };
+}
+
+/** An Amplitude Export API zip: `<project>/<project>_<day>_<hour>#0.json.gz` members. */
+export async function amplitudeZip(records: Obj[], perMember: number, project = '187520'): Promise<Buffer> {
+  const zip = new yazl.ZipFile();
+  for (let i = 0, h = 0; i < records.length; i += perMember, h++) {
+    const body = records.slice(i, i + perMember).map((r) => JSON.stringify(r)).join('\n') + '\n';
+    zip.addBuffer(gzipSync(body), `${project}/${project}_2024-01-01_${h}#0.json.gz`);
+  }
+  zip.end();
+  const parts: Buffer[] = [];
+  for await (const b of zip.outputStream) parts.push(b as Buffer);
+  return Buffer.concat(parts);
+}
+
+/**
+ * Mixpanel raw export lines from the published sample: seconds and milliseconds, `$device:`
+ * ids with `$distinct_id_before_identity`, device + user links, and exact duplicate lines (as
+ * raw exports contain) that must collapse on `$insert_id`.
+ */
+export function mixpanelLines(n: number): { lines: string[]; unique: number; pairs: string[] } {
+  const base = JSON.parse(sampleLines('mixpanel-export-lines.jsonl')[0]!) as { event: string; properties: Obj };
+  const lines: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const t = 1602611311 + i * 60;
+    const props: Obj = {
+      ...base.properties,
+      time: i % 3 === 0 ? t * 1000 + 123 : t,
+      $insert_id: `ins${i}`,
+      distinct_id: i % 4 === 0 ? `$device:dev${i % 8}` : `user${i % 8}`,
+      $device_id: `dev${i % 8}`,
+      $city: 'Paris',
+      mp_country_code: 'FR',
+      $mp_api_endpoint: 'api.mixpanel.com',
+    };
+    if (i % 4 === 0) props.$distinct_id_before_identity = `anon-dev${i % 8}`;
+    else props.$user_id = `user${i % 8}`;
+    lines.push(JSON.stringify({ event: i % 5 === 0 ? '$mp_web_page_view' : base.event, properties: props }));
+  }
+  const dups = lines.filter((_, i) => i % 10 === 0);
+  const pairs = [...new Set(lines.map((l) => JSON.parse(l) as { properties: Obj }).filter((r) => r.properties.$user_id).map((r) => `${r.properties.$device_id}:${r.properties.$user_id}`))];
+  return { lines: [...lines, ...dups], unique: n, pairs };
+}
+
+/** Segment archive lines from the published samples plus page, screen, identify and group calls. */
+export function segmentLines(n: number): { lines: string[]; sent: number; filtered: number } {
+  const [track, alias] = sampleLines('segment-archive-lines.jsonl').map((l) => JSON.parse(l) as Obj);
+  const lines: string[] = [];
+  let filtered = 0;
+  for (let i = 0; i < n; i++) {
+    const ts = new Date(Date.UTC(2015, 11, 12, 19, 11, 1) + i * 1000).toISOString();
+    const kind = i % 7;
+    let r: Obj;
+    if (kind === 0) r = { ...alias!, messageId: `alias-${i}`, timestamp: ts, userId: `u${i}`, previousId: `anon${i}` };
+    else if (kind === 1) r = { ...track!, type: 'page', name: 'Academy', event: undefined, messageId: `page-${i}`, timestamp: ts };
+    else if (kind === 2) r = { ...track!, type: 'screen', name: 'Home', event: undefined, messageId: `screen-${i}`, timestamp: ts };
+    else if (kind === 3) r = { ...track!, type: 'identify', traits: { email: `u${i}@example.com` }, messageId: `identify-${i}`, timestamp: ts };
+    else if (kind === 4) r = { ...track!, type: 'group', groupId: `g${i % 3}`, traits: { name: 'Acme' }, messageId: `group-${i}`, timestamp: ts };
+    else if (kind === 5) {
+      r = { ...track!, messageId: `off-${i}`, timestamp: ts, integrations: { All: false, Mixpanel: true } };
+      filtered++;
+    } else r = { ...track!, messageId: `ajs-${i}`, timestamp: ts };
+    lines.push(JSON.stringify(r));
+  }
+  return { lines, sent: n - filtered, filtered };
+}
