@@ -125,6 +125,14 @@ describe('CDK stack (offline synth, local esbuild)', () => {
   test('context is validated: a bad host is a clear error before anything is built', () => {
     assert.throws(() => synth({ posthogHost: 'not a url' }), /invalid CDK context: posthogHost/);
     assert.throws(() => synth({ dropPrefix: '_backfill/x/' }), /dropPrefix/);
+    assert.throws(() => synth({ mapping: '{"personMode":"sometimes"}' }), /CDK context "mapping": invalid mapping config: personMode/);
+  });
+
+  test('the base mapping from context reaches both functions, validated', () => {
+    const t = synth({ mapping: JSON.stringify({ events: { rename: { 'Old Name': 'new_name' } } }), format: 'amplitude' }).template();
+    t.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ MAPPING_CONFIG: Match.stringLikeRegexp('"format":"amplitude".*"Old Name":"new_name"'), DROP_PREFIX: 'posthog/' }) },
+    });
   });
 
   test('an existing secret can be named instead of creating one', () => {

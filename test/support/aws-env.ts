@@ -90,8 +90,8 @@ export async function createStack(captureUrl: string, apiKey: string, overrides:
   };
 }
 
-export async function upload(bucket: string, key: string, body: Buffer | string): Promise<{ versionId?: string; eTag?: string }> {
-  const res = await clients().s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
+export async function upload(bucket: string, key: string, body: Buffer | string, extra: { ContentEncoding?: string } = {}): Promise<{ versionId?: string; eTag?: string }> {
+  const res = await clients().s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ...extra }));
   return { versionId: res.VersionId, eTag: res.ETag?.replace(/"/g, '') };
 }
 
@@ -196,6 +196,16 @@ export async function queueDepth(queueUrl: string): Promise<number> {
 export async function readJson<T>(bucket: string, key: string): Promise<T> {
   const res = await clients().s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
   return JSON.parse(await res.Body!.transformToString()) as T;
+}
+
+/** The rejected rows of a file, all chunks together. */
+export async function rejectedRows(bucket: string, key: string): Promise<Array<Record<string, unknown>>> {
+  const rows: Array<Record<string, unknown>> = [];
+  for (const k of await listKeys(bucket, `_backfill/rejected/${key}/`)) {
+    const res = await clients().s3.send(new GetObjectCommand({ Bucket: bucket, Key: k }));
+    for (const line of (await res.Body!.transformToString()).split('\n')) if (line) rows.push(JSON.parse(line));
+  }
+  return rows;
 }
 
 export async function listKeys(bucket: string, prefix: string): Promise<string[]> {
