@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { SingleBar, Presets } from 'cli-progress';
@@ -52,7 +53,12 @@ export async function importFile(path: string, opts: ImportOptions): Promise<Imp
   const st = await stat(abs);
   // A bad config is an error before anything is read or sent.
   const mapping = await loadMapping(opts);
-  const fileId = fileIdentity(abs, `${st.size}:${st.mtimeMs}`);
+  // Progress and "sent once" belong to a destination: the same file posted to another project,
+  // or written to --out first, is a separate import with its own checkpoints and links.
+  const out = opts.host ? undefined : resolve(opts.out ?? defaultOut(path));
+  const destination = opts.host ? `${opts.host.replace(/\/+$/, '')}#${createHash('sha256').update(opts.apiKey ?? '').digest('hex').slice(0, 16)}` : `file:${out}`;
+  const destId = createHash('sha256').update(destination).digest('hex').slice(0, 12);
+  const fileId = fileIdentity(abs, `${st.size}:${st.mtimeMs}:${destination}`);
   const checkpoints = await FileCheckpoints.load(join(opts.stateDir, `${fileId}.json`));
   const reports = new DirReports(join(opts.stateDir, 'reports'));
   const file = { uri: abs };
@@ -63,7 +69,7 @@ export async function importFile(path: string, opts: ImportOptions): Promise<Imp
     if (!opts.apiKey) throw new Error('--api-key (or POSTHOG_API_KEY) is required with --host');
     sink = new PostHogSink({ host: opts.host, apiKey: opts.apiKey, batchSize: opts.limits.batchSize, retryDelayMs: opts.retryDelayMs });
   } else {
-    ndjson = new NdjsonSink(opts.out ?? defaultOut(path));
+    ndjson = new NdjsonSink(out!);
     await ndjson.open(checkpoints.outBytes);
     checkpoints.trackOutput(() => ndjson!.size());
     sink = ndjson;
@@ -75,7 +81,7 @@ export async function importFile(path: string, opts: ImportOptions): Promise<Imp
     staging,
     reports,
     sink,
-    links: await FileLinks.load(join(opts.stateDir, 'sent-aliases.json')),
+    links: await FileLinks.load(join(opts.stateDir, `sent-aliases-${destId}.json`)),
     format: formatByName,
     origin: () => basename(abs),
   };
@@ -113,7 +119,7 @@ export async function importFile(path: string, opts: ImportOptions): Promise<Imp
     return {
       report,
       reportPath: join(opts.stateDir, 'reports', `${fileId}.report.json`),
-      ...(ndjson ? { out: opts.out ?? defaultOut(path) } : {}),
+      ...(out ? { out } : {}),
       alreadyDone: result.skipped === 'already-split',
     };
   } finally {

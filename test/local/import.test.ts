@@ -133,3 +133,23 @@ describe('backfill import (local mode)', () => {
     });
   });
 });
+
+describe('local state is per destination', () => {
+  test('writing --out first does not mark the file imported for a --host run', async () => {
+    const capture = await new CaptureStandIn({ apiKey: KEY }).start();
+    try {
+      const dir = workdir();
+      const { text, valid } = posthogRecords(300, { seed: 'dest' });
+      const input = join(dir, 'dest.jsonl');
+      writeFileSync(input, text);
+      await importFile(input, opts(dir, { out: join(dir, 'dry.ndjson') }));
+      const res = await importFile(input, opts(dir, { host: capture.url, apiKey: KEY }));
+      assert.equal(res.alreadyDone, false);
+      assert.equal(capture.unique, valid);
+      const again = await importFile(input, opts(dir, { host: capture.url, apiKey: KEY }));
+      assert.equal(again.alreadyDone, true);
+    } finally {
+      await capture.stop();
+    }
+  });
+});
