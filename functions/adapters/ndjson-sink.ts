@@ -1,6 +1,6 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import type { PostHogEvent } from '../core/event';
-import type { EventSink } from '../pipeline/ports';
+import type { EventSink, SendResult } from '../pipeline/ports';
 
 /**
  * Writes exactly the events that would be posted, one JSON object per line. Each chunk is one
@@ -16,10 +16,10 @@ export class NdjsonSink implements EventSink {
     return (await this.fh.stat()).size;
   }
 
-  async send(events: PostHogEvent[]): Promise<void> {
+  async send(events: PostHogEvent[]): Promise<SendResult> {
     if (!this.fh) throw new Error('NdjsonSink.open was not called');
-    if (!events.length) return;
-    await this.fh.write(events.map((e) => JSON.stringify(e)).join('\n') + '\n');
+    if (events.length) await this.fh.write(events.map((e) => JSON.stringify(e)).join('\n') + '\n');
+    return { rejected: [] };
   }
 
   async size(): Promise<number> {

@@ -1,19 +1,29 @@
 import { PostHog } from 'posthog-node';
 import type { PostHogEvent } from '../core/event';
-import type { EventSink } from '../pipeline/ports';
+import type { EventSink, SendResult } from '../pipeline/ports';
 
 type CaptureProps = Parameters<PostHog['capture']>[0];
+type FetchLike = NonNullable<ConstructorParameters<typeof PostHog>[1]>['fetch'];
 
 export interface PostHogSinkOptions {
   host: string;
   apiKey: string;
   /** Events per /batch/ request. */
   batchSize: number;
+  /** Batches in flight at once. */
+  inFlight?: number;
   /** Retries of one request on 408/429/5xx and network errors (posthog-node's own retry). */
   retries?: number;
   retryDelayMs?: number;
   requestTimeoutMs?: number;
+  /** Called before each request with its event count; resolves when the rate budget allows it. */
+  acquire?: (events: number) => Promise<void>;
 }
+
+// Serialized bytes per request, under capture's 20 MB body limit with room for the envelope.
+const MAX_REQUEST_BYTES = 16 * 1024 * 1024;
+// Longest Retry-After we wait inside one request before letting the chunk fail and retry later.
+const MAX_RETRY_AFTER_MS = 60_000;
 
 // posthog-node stamps `$lib: posthog-node` and `$is_server` over every event's own values;
 // imported events keep theirs (the transform adds `$lib` only where a record had none).
@@ -24,41 +34,70 @@ class ImportClient extends PostHog {
 }
 
 /**
- * Sends events through posthog-node with `historicalMigration: true`, configured so that it
- * can never lose one silently: the queue holds the whole chunk (a full queue drops the oldest),
- * nothing flushes on a timer, and an error from any batch (posthog-node only emits those from
- * background flushes) fails the whole send so the caller retries the chunk.
+ * Sends events through posthog-node with `historicalMigration: true`, configured so that it can
+ * never lose one silently: each request's events get a client of their own whose queue holds
+ * them all (a full queue drops the oldest), nothing flushes on a timer, and any error it reports
+ * fails the send so the caller retries the chunk. A batch capture refuses as a whole (400, or
+ * 413 for one event) is bisected until the offending events are alone; those come back as
+ * rejected with the server's reason and everything else is delivered.
  */
 export class PostHogSink implements EventSink {
-  constructor(private readonly opts: PostHogSinkOptions) {}
+  private readonly fetch: FetchLike;
+  constructor(private readonly opts: PostHogSinkOptions) {
+    this.fetch = honourRetryAfter(globalThis.fetch as unknown as FetchLike);
+  }
 
-  async send(events: PostHogEvent[]): Promise<void> {
-    if (!events.length) return;
+  async send(events: PostHogEvent[]): Promise<SendResult> {
+    const rejected: SendResult['rejected'] = [];
+    const batches = split(events, this.opts.batchSize);
+    let next = 0;
+    const worker = async () => {
+      while (next < batches.length) await this.deliver(batches[next++]!, rejected);
+    };
+    await Promise.all(Array.from({ length: Math.min(this.opts.inFlight ?? 4, batches.length) }, worker));
+    return { rejected };
+  }
+
+  private async deliver(batch: PostHogEvent[], rejected: SendResult['rejected']): Promise<void> {
+    const res = await this.post(batch);
+    if (res === 'ok') return;
+    if (batch.length === 1) {
+      rejected.push({ uuid: batch[0]!.uuid, status: res.status, reason: res.reason });
+      return;
+    }
+    const half = Math.ceil(batch.length / 2);
+    await this.deliver(batch.slice(0, half), rejected);
+    await this.deliver(batch.slice(half), rejected);
+  }
+
+  /** One request (posthog-node may halve it on 413 by itself). 'ok', a refusal to bisect, or throws. */
+  private async post(batch: PostHogEvent[]): Promise<'ok' | { status: number; reason: string }> {
+    await this.opts.acquire?.(batch.length);
     const client = new ImportClient(this.opts.apiKey, {
       host: this.opts.host,
       historicalMigration: true,
-      flushAt: this.opts.batchSize,
-      maxBatchSize: this.opts.batchSize,
-      maxQueueSize: events.length + this.opts.batchSize,
+      flushAt: batch.length + 1,
+      maxBatchSize: batch.length,
+      maxQueueSize: batch.length + 1,
       flushInterval: 0,
       fetchRetryCount: this.opts.retries ?? 3,
       fetchRetryDelay: this.opts.retryDelayMs ?? 3000,
       requestTimeout: this.opts.requestTimeoutMs ?? 30_000,
-      disableGeoip: true,
       preloadFeatureFlags: false,
       enableExceptionAutocapture: false,
+      fetch: this.fetch,
     });
     const errors: unknown[] = [];
     client.on('error', (err) => errors.push(err));
     try {
-      for (const e of events) {
+      for (const e of batch) {
         client.capture({
           uuid: e.uuid,
           event: e.event,
           distinctId: e.distinct_id,
           properties: e.properties as CaptureProps['properties'],
-          // posthog-node adds $geoip_disable: true unless told otherwise; a record's own choice wins.
-          disableGeoip: e.properties.$geoip_disable !== false,
+          // posthog-node adds $geoip_disable: true unless told otherwise; the event's own choice wins.
+          disableGeoip: e.properties.$geoip_disable === true,
           ...(e.timestamp ? { timestamp: new Date(e.timestamp) } : {}),
         });
       }
@@ -68,7 +107,65 @@ export class PostHogSink implements EventSink {
     } finally {
       await client.shutdown(1_000).catch(() => undefined);
     }
-    if (errors.length) throw new SendError(errors);
+    if (!errors.length) return 'ok';
+    const refused = errors.find((e) => statusOf(e) === 400 || statusOf(e) === 413);
+    if (refused) return { status: statusOf(refused)!, reason: await reasonOf(refused) };
+    throw new SendError(errors);
+  }
+}
+
+/** Cuts events into requests by count and serialized size. */
+function split(events: PostHogEvent[], size: number): PostHogEvent[][] {
+  const out: PostHogEvent[][] = [];
+  let cur: PostHogEvent[] = [];
+  let bytes = 0;
+  for (const e of events) {
+    const b = JSON.stringify(e).length;
+    if (cur.length && (cur.length >= size || bytes + b > MAX_REQUEST_BYTES)) {
+      out.push(cur);
+      cur = [];
+      bytes = 0;
+    }
+    cur.push(e);
+    bytes += b;
+  }
+  if (cur.length) out.push(cur);
+  return out;
+}
+
+/** A fetch that waits out a 429's Retry-After (bounded) before posthog-node sees the answer. */
+export function honourRetryAfter(inner: FetchLike): FetchLike {
+  return async (url, options) => {
+    let waited = 0;
+    for (;;) {
+      const res = await inner!(url, options);
+      const after = res.status === 429 ? retryAfterMs(res.headers?.get('retry-after') ?? null) : undefined;
+      if (after === undefined || waited + after > MAX_RETRY_AFTER_MS) return res;
+      await res.text().catch(() => undefined);
+      await new Promise((r) => setTimeout(r, after));
+      waited += after;
+    }
+  };
+}
+
+function retryAfterMs(value: string | null): number | undefined {
+  if (!value) return undefined;
+  if (/^\d+$/.test(value.trim())) return Number(value) * 1000;
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
+}
+
+function statusOf(err: unknown): number | undefined {
+  return err && typeof err === 'object' && 'status' in err && typeof err.status === 'number' ? err.status : undefined;
+}
+
+async function reasonOf(err: unknown): Promise<string> {
+  const status = statusOf(err);
+  try {
+    const text = await (err as { text: Promise<string> }).text;
+    return `capture answered ${status}: ${text.slice(0, 300)}`;
+  } catch {
+    return `capture answered ${status}`;
   }
 }
 
@@ -81,6 +178,7 @@ export class SendError extends Error {
 
 // Errors carry status codes and sizes, never request bodies: keeps record contents out of logs.
 function describe(err: unknown): string {
-  if (err && typeof err === 'object' && 'status' in err) return `HTTP ${(err as { status: number }).status}`;
+  const status = statusOf(err);
+  if (status !== undefined) return `HTTP ${status}`;
   return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
 }

@@ -25,6 +25,8 @@ export type RejectCode =
   | 'invalid_properties'
   | 'event_too_large'
   | 'record_too_large'
+  | 'refused_by_capture'
+  | 'invalid_utf8'
   | 'invalid_record';
 
 export const reject = (code: RejectCode, message: string): Rejection => ({ code, message });

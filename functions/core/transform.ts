@@ -20,6 +20,8 @@ export interface RejectedRecord {
 
 export interface TransformResult {
   events: PostHogEvent[];
+  /** The record (line) each event came from, aligned with `events`. */
+  eventLines: number[];
   links: IdentityLink[];
   rejected: RejectedRecord[];
   /** Records dropped on purpose, by rule. */
@@ -33,14 +35,17 @@ export interface TransformResult {
  * events), rejected with its line and reason, or filtered by a named rule.
  */
 export function transformRecords(records: Iterable<RawRecord>, format: Format, ctx: TransformContext): TransformResult {
-  const out: TransformResult = { events: [], links: [], rejected: [], filtered: {}, read: 0 };
+  const out: TransformResult = { events: [], eventLines: [], links: [], rejected: [], filtered: {}, read: 0 };
   for (const { n, text } of records) {
     out.read++;
     const res = transformOne(text, format, ctx);
     if ('code' in res) out.rejected.push({ n, code: res.code, reason: res.message, record: clipRecord(text) });
     else if ('filtered' in res) out.filtered[res.filtered] = (out.filtered[res.filtered] ?? 0) + 1;
     else {
-      out.events.push(...res.events);
+      for (const e of res.events) {
+        out.events.push(e);
+        out.eventLines.push(n);
+      }
       if (res.links) out.links.push(...res.links);
     }
   }

@@ -53,9 +53,17 @@ export interface ChunkQueue {
   send(messages: ChunkMessage[]): Promise<void>;
 }
 
-/** Delivers events; resolves only when every one was accepted, rejects otherwise. */
+/**
+ * Delivers events. Resolves when every event was either accepted or refused by capture for
+ * itself (bisected down to the single event, with the server's reason); rejects otherwise, and
+ * the caller retries the whole chunk.
+ */
 export interface EventSink {
-  send(events: PostHogEvent[]): Promise<void>;
+  send(events: PostHogEvent[]): Promise<SendResult>;
+}
+
+export interface SendResult {
+  rejected: Array<{ uuid: string; status: number; reason: string }>;
 }
 
 /**

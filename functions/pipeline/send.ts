@@ -1,5 +1,4 @@
 import { recordsOf } from '../core/chunks';
-import type { PostHogEvent } from '../core/event';
 import type { Format, TransformContext } from '../core/formats/types';
 import { identifyEvent, uniqueLinks } from '../core/links';
 import { parseMapping } from '../core/mapping';
@@ -34,27 +33,47 @@ export async function sendChunk(msg: ChunkMessage, deps: SendDeps): Promise<Chun
   }
   const ctx: TransformContext = { origin: deps.origin(msg), now: Date.now(), mapping: parseMapping(msg.mapping, `chunk ${msg.chunk}`) };
   const body = await deps.staging.get(msg.staged);
-  const result = transformRecords(recordsOf(body, msg.firstLine), deps.format(msg.format), ctx);
-  const rejected: RejectedRecord[] = [
-    ...msg.oversize.map((o) => ({ n: o.n, code: 'record_too_large' as const, reason: `record is ${o.bytes} bytes, over the per-record limit` })),
-    ...result.rejected,
-  ].sort((a, b) => a.n - b.n);
+  const records = recordsOf(body, msg.firstLine);
+  const result = transformRecords(records, deps.format(msg.format), ctx);
 
   // Device-to-user links: claimed in the sent-alias table first, so no other chunk sends them.
   const owner = `${msg.fileId}#${msg.chunk}`;
-  const links = result.links.length ? await deps.links.claim(uniqueLinks(result.links), owner) : [];
-  await deps.sink.send([...links.map((l) => identifyEvent(l, ctx)), ...result.events]);
+  const claimed = result.links.length ? await deps.links.claim(uniqueLinks(result.links), owner) : [];
+  const identifies = claimed.map((l) => identifyEvent(l, ctx));
+  const { rejected: refused } = await deps.sink.send([...identifies, ...result.events]);
+
+  // Events capture refused for themselves (after bisection) turn their records into rejections.
+  const refusedBy = new Map(refused.map((r) => [r.uuid, r]));
+  const textOf = new Map(records.map((r) => [r.n, r.text]));
+  const refusedLines = new Map<number, string>();
+  let events = 0;
+  let noTimestamp = 0;
+  result.events.forEach((e, i) => {
+    const r = refusedBy.get(e.uuid);
+    if (r) refusedLines.set(result.eventLines[i]!, r.reason);
+    else {
+      events++;
+      if (e.timestamp === undefined) noTimestamp++;
+    }
+  });
+  const links = claimed.filter((_, i) => !refusedBy.has(identifies[i]!.uuid));
   if (links.length) await deps.links.confirm(links, owner);
+
+  const rejected: RejectedRecord[] = [
+    ...msg.oversize.map((o) => ({ n: o.n, code: 'record_too_large' as const, reason: `record is ${o.bytes} bytes, over the per-record limit` })),
+    ...result.rejected,
+    ...[...refusedLines].map(([n, reason]) => ({ n, code: 'refused_by_capture' as const, reason, record: textOf.get(n) })),
+  ].sort((a, b) => a.n - b.n);
   if (rejected.length) await deps.reports.putRejected(msg.file, msg.fileId, msg.chunk, rejected, msg.part);
 
   const filtered = Object.values(result.filtered).reduce((a, b) => a + b, 0);
   const stats: ChunkStats = {
     read: result.read + msg.oversize.length,
-    sent: result.read - result.rejected.length - filtered,
+    sent: result.read - result.rejected.length - filtered - refusedLines.size,
     rejected: rejected.length,
     filtered,
-    events: result.events.length,
-    noTimestamp: countNoTimestamp(result.events),
+    events,
+    noTimestamp,
     links: links.length,
     byReason: countReasons(rejected),
     byFilter: result.filtered,
@@ -62,10 +81,4 @@ export async function sendChunk(msg: ChunkMessage, deps: SendDeps): Promise<Chun
   await deps.checkpoints.completeChunk(msg.fileId, msg.chunk, stats);
   await finishFile(msg.fileId, deps);
   return { status: 'sent', stats };
-}
-
-function countNoTimestamp(events: PostHogEvent[]): number {
-  let n = 0;
-  for (const e of events) if (e.timestamp === undefined) n++;
-  return n;
 }

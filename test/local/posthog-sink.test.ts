@@ -37,14 +37,23 @@ describe('PostHogSink against the capture stand-in', () => {
     const got = capture.events.get(e!.uuid)!;
     assert.equal(got.properties?.$lib, 'web');
     assert.equal(got.properties?.$is_server, undefined);
-    assert.equal(got.properties?.$geoip_disable, true);
+    assert.equal(got.properties?.$geoip_disable, undefined, 'geo-ip is left to the event: posthog-node would add it to all');
     assert.equal(got.timestamp, e!.timestamp);
     assert.ok(capture.historicalFlags.has(true));
   });
 
-  test('429 with Retry-After, 503 and a reset are retried inside one send', async () => {
+  test('a 429 is retried after its Retry-After even with no retries left', async () => {
     const before = capture.unique;
-    capture.fail({ kind: 'status', status: 429, retryAfter: 1 }, { kind: 'status', status: 503 });
+    capture.fail({ kind: 'status', status: 429, retryAfter: 1 });
+    const t0 = Date.now();
+    await sink({ retries: 0 }).send(events(10, 'retry-after'));
+    assert.ok(Date.now() - t0 >= 950, 'waited for Retry-After');
+    assert.equal(capture.unique - before, 10);
+  });
+
+  test('429, 503 and a reset are retried inside one send', async () => {
+    const before = capture.unique;
+    capture.fail({ kind: 'status', status: 429 }, { kind: 'status', status: 503 });
     await sink({ batchSize: 1000 }).send(events(300, 'retry'));
     capture.fail({ kind: 'reset' });
     await sink({ batchSize: 1000 }).send(events(300, 'reset'));
@@ -53,7 +62,7 @@ describe('PostHogSink against the capture stand-in', () => {
 
   test('a failure that outlasts the retries rejects the whole send, even mid-chunk', async () => {
     capture.fail({ kind: 'pass' }, { kind: 'status', status: 503 }, { kind: 'status', status: 503 }, { kind: 'status', status: 503 });
-    await assert.rejects(sink({ retries: 2 }).send(events(1_000, 'fail')), /PostHog capture failed: HTTP 503/);
+    await assert.rejects(sink({ retries: 2, inFlight: 1 }).send(events(1_000, 'fail')), /PostHog capture failed: HTTP 503/);
   });
 
   test('a 413 halves the batch and still delivers everything', async () => {
@@ -63,13 +72,29 @@ describe('PostHogSink against the capture stand-in', () => {
     assert.equal(capture.unique - before, 400);
   });
 
-  test('a 400 for the batch is a failure, never a silent drop', async () => {
+  test('a batch refused with 400 is bisected: the bad event comes back with the reason, the rest arrive', async () => {
     // posthog-node silently swaps a bad uuid or empty distinct_id for random ones, which is why
     // the transform validates first; an event over 1 MB is one it passes through.
-    const bad = events(10, 'bad');
-    bad[3]!.properties.blob = 'x'.repeat(1_100_000);
+    const bad = events(100, 'bad');
+    bad[37]!.properties.blob = 'x'.repeat(1_100_000);
+    bad[80]!.properties.blob = 'y'.repeat(1_100_000);
+    const before = { unique: capture.unique, refused: capture.rejectedBatches.length };
+    const res = await sink({ batchSize: 100 }).send(bad);
+    assert.deepEqual(res.rejected.map((r) => [r.uuid, r.status]), [[bad[37]!.uuid, 400], [bad[80]!.uuid, 400]]);
+    assert.match(res.rejected[0]!.reason, /capture answered 400: .*event over 1 MB/);
+    assert.equal(capture.unique - before.unique, 98);
+    assert.ok(capture.rejectedBatches.length - before.refused <= 2 * Math.ceil(Math.log2(100)) + 2, 'bisection, not one request per event');
+  });
+
+  test('a single event refused with 413 is rejected, never retried forever', async () => {
+    capture.fail({ kind: 'status', status: 413 }, { kind: 'status', status: 413 });
+    const res = await sink().send(events(1, 'single-413'));
+    assert.deepEqual(res.rejected.map((r) => r.status), [413]);
+  });
+
+  test('several batches go in flight at once', async () => {
     const before = capture.unique;
-    await assert.rejects(sink().send(bad), /HTTP 400/);
-    assert.equal(capture.unique, before, 'capture accepted none of the batch');
+    await sink({ batchSize: 50, inFlight: 8 }).send(events(1000, 'parallel'));
+    assert.equal(capture.unique - before, 1000);
   });
 });

@@ -29,7 +29,7 @@ async function setup() {
     checkpoints,
     staging,
     reports,
-    sink: { send: async (events) => void sent.push(...events) },
+    sink: { send: async (events) => (sent.push(...events), { rejected: [] }) },
     links: await FileLinks.load(join(dir, 'links.json')),
     format: formatByName,
     origin: () => 'f',
