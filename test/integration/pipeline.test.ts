@@ -6,7 +6,7 @@ import { createSender } from '../../functions/sender/handler';
 import { createSplitter } from '../../functions/splitter/handler';
 import type { FileReport } from '../../functions/core/report';
 import { CaptureStandIn } from '../support/capture-stand-in';
-import { clients, createStack, drain, listKeys, queueDepth, readJson, s3Event, upload, type Stack } from '../support/aws-env';
+import { clients, createStack, drain, listKeys, rejectedRows, queueDepth, readJson, s3Event, upload, type Stack } from '../support/aws-env';
 import { posthogRecords } from '../support/fixtures';
 import { startMoto, type Moto } from '../support/moto';
 
@@ -113,6 +113,25 @@ describe('S3 drop → splitter → SQS → sender → capture, on moto', () => {
     const report = await readJson<FileReport>(stack.bucket, '_backfill/reports/posthog/partial.jsonl.report.json');
     assert.equal(report.records.sent, valid);
     assert.equal(report.reconciled, true);
+  });
+
+  test('events capture refuses on its own are isolated by bisection and reported; the rest arrive', async () => {
+    await capture.stop();
+    capture = await new CaptureStandIn({ apiKey: API_KEY, refuse: (e) => (e.distinct_id === 'user_13' ? 'distinct_id is blocked on this project' : undefined) }).start();
+    const env = { ...stack.env, POSTHOG_HOST: capture.url };
+    const { text, valid } = posthogRecords(970); // user_13 is every 97th record
+    const { event } = await dropFile('posthog/refused.jsonl', Buffer.from(text));
+    await createSplitter(env)(event);
+    await drain(stack.queueUrl, createSender(env));
+    const report = await readJson<FileReport>(stack.bucket, '_backfill/reports/posthog/refused.jsonl.report.json');
+    assert.equal(report.records.byReason.refused_by_capture, 10);
+    assert.equal(report.records.sent, valid - 10);
+    assert.equal(report.reconciled, true);
+    assert.equal(capture.unique, valid - 10);
+    const rows = await rejectedRows(stack.bucket, 'posthog/refused.jsonl');
+    assert.deepEqual(rows.map((r) => r.line).slice(0, 2), [14, 111]);
+    assert.match(String(rows[0]!.reason), /capture answered 400: .*distinct_id is blocked/);
+    assert.match(String(rows[0]!.record), /"distinct_id":"user_13"/);
   });
 
   test('the secret is read from Secrets Manager and a wrong key fails the chunk instead of losing it', async () => {

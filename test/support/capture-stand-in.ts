@@ -15,6 +15,8 @@ export type Fault = { kind: 'status'; status: number; retryAfter?: number } | { 
 
 export interface CaptureOptions {
   apiKey?: string;
+  /** An extra server-side rule: a reason to refuse the whole batch an event is in. */
+  refuse?: (e: Accepted) => string | undefined;
   /** Chance per request of a 503 / a reset / a 429 burst start; a seeded PRNG keeps runs repeatable. */
   random?: { status503?: number; reset?: number; burst429?: number; seed?: number };
 }
@@ -31,6 +33,8 @@ export class CaptureStandIn {
   readonly events = new Map<string, Accepted>();
   /** Every event accepted, repeats included. */
   received = 0;
+  /** Events accepted per request, with the time each request arrived. */
+  log: Array<{ at: number; events: number }> = [];
   requests = 0;
   rejectedBatches: Array<{ status: number; reason: string }> = [];
   historicalFlags = new Set<boolean>();
@@ -126,10 +130,11 @@ export class CaptureStandIn {
     if (this.opts.apiKey && payload.api_key !== this.opts.apiKey) return this.bad(res, 401, 'invalid api key');
     if (!Array.isArray(payload.batch)) return this.bad(res, 400, 'batch is not an array');
     for (const [i, e] of payload.batch.entries()) {
-      const why = invalid(e);
+      const why = invalid(e) ?? this.opts.refuse?.(e as Accepted);
       if (why) return this.bad(res, 400, `event ${i}: ${why}`);
     }
     this.historicalFlags.add(payload.historical_migration === true);
+    this.log.push({ at: Date.now(), events: payload.batch.length });
     for (const e of payload.batch as Accepted[]) {
       this.received++;
       this.events.set(e.uuid, e);
