@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEFAULT_INFLATE_LIMITS, type InflateLimits } from './core/input';
 import { Limits } from './core/settings';
 
 const int = (d: number) => z.coerce.number().int().default(d);
@@ -28,6 +29,9 @@ export const HandlerEnv = z.object({
   CHUNK_RECORDS: int(Limits.shape.chunkRecords.def.defaultValue as number),
   CHUNK_BYTES: int(Limits.shape.chunkBytes.def.defaultValue as number),
   BATCH_SIZE: int(Limits.shape.batchSize.def.defaultValue as number),
+  MAX_INFLATE_BYTES: int(DEFAULT_INFLATE_LIMITS.maxBytes),
+  MAX_INFLATE_RATIO: int(DEFAULT_INFLATE_LIMITS.maxRatio),
+  INFLATE_RATIO_AFTER: int(DEFAULT_INFLATE_LIMITS.ratioAfter),
   POSTHOG_RETRIES: int(3),
   POSTHOG_RETRY_DELAY_MS: int(3000),
   POSTHOG_TIMEOUT_MS: int(30_000),
@@ -51,4 +55,8 @@ export function need<K extends keyof HandlerEnv>(env: HandlerEnv, key: K): NonNu
   const v = env[key];
   if (v === undefined) throw new Error(`${String(key)} is not set`);
   return v as NonNullable<HandlerEnv[K]>;
+}
+
+export function inflateFrom(env: HandlerEnv): InflateLimits {
+  return { maxBytes: env.MAX_INFLATE_BYTES, maxRatio: env.MAX_INFLATE_RATIO, ratioAfter: env.INFLATE_RATIO_AFTER };
 }

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import type { Limits } from './settings';
 
 /** A cut of the input: a contiguous run of lines starting at a record. */
@@ -131,9 +132,12 @@ function isBlank(line: Buffer): boolean {
   return true;
 }
 
-/** The records of a staged chunk body, numbered as in the source file; blank lines skipped. */
-export function recordsOf(body: Buffer, firstLine: number): Array<{ n: number; text: string }> {
-  const out: Array<{ n: number; text: string }> = [];
+/**
+ * The records of a staged chunk body, numbered as in the source file; blank lines skipped. A
+ * line that is not valid UTF-8 is marked, not silently repaired with U+FFFD.
+ */
+export function recordsOf(body: Buffer, firstLine: number): Array<{ n: number; text: string; invalidUtf8?: true }> {
+  const out: Array<{ n: number; text: string; invalidUtf8?: true }> = [];
   let n = firstLine;
   let start = 0;
   while (start < body.length) {
@@ -141,7 +145,8 @@ export function recordsOf(body: Buffer, firstLine: number): Array<{ n: number; t
     if (end === -1) end = body.length;
     let stop = end;
     if (stop > start && body[stop - 1] === 0x0d) stop--;
-    if (!isBlank(body.subarray(start, stop))) out.push({ n, text: body.toString('utf8', start, stop) });
+    const line = body.subarray(start, stop);
+    if (!isBlank(line)) out.push(isUtf8(line) ? { n, text: line.toString('utf8') } : { n, text: line.toString('utf8'), invalidUtf8: true });
     n++;
     start = end + 1;
   }

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { parse as parseCsv } from 'csv-parse';
@@ -23,13 +24,27 @@ export interface Part {
   unit: RecordUnit;
   /** NDJSON bytes: the file's own lines, one line per array element, or one per CSV row. */
   bytes: AsyncIterable<Buffer>;
+  /** Set when this member cannot be read at all (nested archive, binary, encrypted): skipped. */
+  skipped?: string;
 }
 
 export interface DecodeOptions {
   /** Read text that is neither NDJSON nor a JSON array as CSV with a header row. */
   csv: 'auto' | 'always' | 'never';
   delimiter?: string;
+  /** Decompression-bomb guards. */
+  limits?: InflateLimits;
 }
+
+export interface InflateLimits {
+  /** Most bytes one file may decompress to. */
+  maxBytes: number;
+  /** Most decompressed bytes per compressed byte, checked once past `ratioAfter` bytes. */
+  maxRatio: number;
+  ratioAfter: number;
+}
+
+export const DEFAULT_INFLATE_LIMITS: InflateLimits = { maxBytes: 200 * 2 ** 30, maxRatio: 500, ratioAfter: 256 * 2 ** 20 };
 
 const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
 const ZIP = Buffer.from([0x50, 0x4b, 0x03, 0x04]);
@@ -39,6 +54,7 @@ const ZIP = Buffer.from([0x50, 0x4b, 0x03, 0x04]);
  * member by member through byte ranges (its directory is at the end), anything else streams.
  */
 export async function* openParts(src: ByteSource, opts: DecodeOptions): AsyncGenerator<Part> {
+  const limits = opts.limits ?? DEFAULT_INFLATE_LIMITS;
   const raw = await src.open();
   const head = await peek(raw, 4);
   if (!head.bytes.subarray(0, 4).equals(ZIP)) {
@@ -47,17 +63,37 @@ export async function* openParts(src: ByteSource, opts: DecodeOptions): AsyncGen
   }
   await head.stream[Symbol.asyncIterator]().return?.(); // the range reads below replace it
   const zip = await yauzl.fromRandomAccessReaderPromise(new RangeReader(src), src.size, { lazyEntries: true, validateEntrySizes: true, autoClose: false });
+  let total = 0;
   try {
     for await (const entry of zip.eachEntry()) {
       if (entry.fileName.endsWith('/')) continue;
+      const skip = (why: string): Part => ({ name: entry.fileName, unit: 'line', bytes: (async function* () {})(), skipped: why });
+      // The directory's sizes are checked before inflating; yauzl then holds the data to them.
+      total += entry.uncompressedSize;
+      if (total > limits.maxBytes) throw new Error(`zip expands to more than ${limits.maxBytes} bytes: refused as a decompression bomb`);
+      if (entry.uncompressedSize > limits.ratioAfter && entry.uncompressedSize > limits.maxRatio * Math.max(1, entry.compressedSize)) {
+        throw new Error(`zip member ${entry.fileName} expands ${Math.round(entry.uncompressedSize / Math.max(1, entry.compressedSize))}x: refused as a decompression bomb`);
+      }
+      if (entry.isEncrypted()) {
+        yield skip('encrypted zip member');
+        continue;
+      }
       const stream = await zip.openReadStreamPromise(entry);
-      const decoded = await decodeStream(stream as AsyncIterable<Buffer>, opts);
-      yield { name: entry.fileName, ...decoded };
+      try {
+        yield { name: entry.fileName, ...(await decodeStream(stream as AsyncIterable<Buffer>, opts)) };
+      } catch (err) {
+        if (!(err instanceof UnreadableMember)) throw err;
+        stream.destroy();
+        yield skip(err.message);
+      }
     }
   } finally {
     zip.close();
   }
 }
+
+/** A member (or file) that is not data we can read at all; the rest of a zip goes on. */
+export class UnreadableMember extends Error {}
 
 class RangeReader extends yauzl.RandomAccessReader {
   constructor(private readonly src: ByteSource) {
@@ -75,11 +111,14 @@ class RangeReader extends yauzl.RandomAccessReader {
  */
 export async function decodeStream(raw: AsyncIterable<Buffer>, opts: DecodeOptions = { csv: 'never' }): Promise<Omit<Part, 'name'>> {
   const head = await peek(raw, 4);
-  if (head.bytes.subarray(0, 4).equals(ZIP)) throw new Error('a zip inside an archive is not supported: unpack it and drop the inner files');
+  if (head.bytes.subarray(0, 4).equals(ZIP)) throw new UnreadableMember('a zip inside an archive is not supported: unpack it and drop the inner files');
   let bytes: AsyncIterable<Buffer> = head.stream;
-  if (head.bytes[0] === 0x1f && head.bytes[1] === 0x8b) bytes = gunzip(head.stream);
+  if (head.bytes[0] === 0x1f && head.bytes[1] === 0x8b) bytes = gunzip(head.stream, opts.limits ?? DEFAULT_INFLATE_LIMITS);
 
-  const text = await peek(bytes, 3);
+  const text = await peek(bytes, 4096);
+  if (looksBinary(text.bytes)) {
+    throw new UnreadableMember('unknown file type: binary content, not JSON, NDJSON or CSV (plain, gzipped or zipped)');
+  }
   bytes = text.bytes.subarray(0, 3).equals(BOM) ? skip(text.stream, 3) : text.stream;
 
   const first = await firstNonSpace(bytes);
@@ -157,11 +196,43 @@ async function* skip(source: AsyncIterable<Buffer>, n: number): AsyncGenerator<B
   }
 }
 
-function gunzip(source: AsyncIterable<Buffer>): AsyncIterable<Buffer> {
-  const from = Readable.from(source, { objectMode: false });
+/** Gunzip that refuses a decompression bomb: too many bytes, or too many per compressed byte. */
+async function* gunzip(source: AsyncIterable<Buffer>, limits: InflateLimits): AsyncGenerator<Buffer> {
+  let compressed = 0;
+  const counted = (async function* () {
+    for await (const b of source) {
+      compressed += b.length;
+      yield b;
+    }
+  })();
+  const from = Readable.from(counted, { objectMode: false });
   const z = createGunzip();
   from.on('error', (e) => z.destroy(e));
-  return from.pipe(z);
+  let out = 0;
+  for await (const b of from.pipe(z) as AsyncIterable<Buffer>) {
+    out += b.length;
+    if (out > limits.maxBytes || (out > limits.ratioAfter && out > limits.maxRatio * compressed)) {
+      from.destroy();
+      throw new Error(`gzip expands past ${out} bytes from ${compressed} (${Math.round(out / Math.max(1, compressed))}x): refused as a decompression bomb`);
+    }
+    yield b;
+  }
+}
+
+/**
+ * NUL bytes, or mostly undecodable or control characters in the first bytes: not a text
+ * export. A few bad bytes are not enough: those lines are rejected one by one instead.
+ */
+function looksBinary(sample: Buffer): boolean {
+  if (sample.includes(0)) return true;
+  if (isUtf8(sample)) return false;
+  const text = sample.toString('utf8');
+  let odd = 0;
+  for (const ch of text) {
+    const c = ch.codePointAt(0)!;
+    if (c === 0xfffd || (c < 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d)) odd++;
+  }
+  return odd > text.length * 0.05;
 }
 
 async function* linesOf(values: AsyncIterable<unknown>, pick: (v: unknown) => unknown): AsyncGenerator<Buffer> {

@@ -7,6 +7,7 @@ import { MAX_EVENT_BYTES } from './settings';
 export interface RawRecord {
   n: number;
   text: string;
+  invalidUtf8?: true;
 }
 
 export interface RejectedRecord {
@@ -36,9 +37,9 @@ export interface TransformResult {
  */
 export function transformRecords(records: Iterable<RawRecord>, format: Format, ctx: TransformContext): TransformResult {
   const out: TransformResult = { events: [], eventLines: [], links: [], rejected: [], filtered: {}, read: 0 };
-  for (const { n, text } of records) {
+  for (const { n, text, invalidUtf8 } of records) {
     out.read++;
-    const res = transformOne(text, format, ctx);
+    const res = invalidUtf8 ? reject('invalid_utf8', 'the line is not valid UTF-8') : transformOne(text, format, ctx);
     if ('code' in res) out.rejected.push({ n, code: res.code, reason: res.message, record: clipRecord(text) });
     else if ('filtered' in res) out.filtered[res.filtered] = (out.filtered[res.filtered] ?? 0) + 1;
     else {

@@ -1,7 +1,7 @@
 import { planChunks } from '../core/chunks';
 import { detectFormat } from '../core/detect';
 import type { FormatName } from '../core/formats/names';
-import { firstLine, openParts, type ByteSource, type DecodeOptions } from '../core/input';
+import { firstLine, openParts, type ByteSource, type DecodeOptions, type InflateLimits } from '../core/input';
 import type { MappingConfig } from '../core/mapping';
 import type { ChunkMessage, FileRef } from '../core/messages';
 import type { Limits } from '../core/settings';
@@ -14,6 +14,8 @@ export interface SplitDeps {
   queue: ChunkQueue;
   reports: Reports;
   limits: Limits;
+  /** Decompression-bomb guards (defaults: 200 GiB per file, 500x past 256 MiB). */
+  inflate?: InflateLimits;
   /** Key under which chunk `index` of file `fileId` is staged. */
   stagingKey(fileId: string, index: number): string;
   log?: (msg: string, data?: Record<string, unknown>) => void;
@@ -60,7 +62,8 @@ export async function splitFile(
   let records = 0;
   let queued = 0;
   let format: FormatName | undefined;
-  let error: string | undefined;
+  let configured: FormatName | undefined;
+  const errors: string[] = [];
   let pending: ChunkMessage[] = [];
   const flush = async () => {
     if (!pending.length) return;
@@ -71,14 +74,25 @@ export async function splitFile(
 
   try {
     const mapping = await loadMapping();
-    if (mapping.format !== 'auto') format = mapping.format;
-    for await (const part of openParts(source, decodeOptions(format, mapping))) {
+    if (mapping.format !== 'auto') format = configured = mapping.format;
+    for await (const part of openParts(source, { ...decodeOptions(format, mapping), ...(deps.inflate ? { limits: deps.inflate } : {}) })) {
+      if (part.skipped) {
+        errors.push(`${part.name}: skipped: ${part.skipped}`);
+        continue;
+      }
       let bytes = part.bytes;
-      if (!format) {
+      if (!format || (configured && chunks === 0)) {
         const first = await firstLine(bytes);
         bytes = first.stream;
-        format = detectFormat(first.line, part.unit, part.name ?? file.key ?? file.uri);
-        if (!format) throw new Error(`cannot tell the format from the first record; set "format" in the mapping config or --format`);
+        if (first.line === undefined) continue; // an empty part holds no records to tell from
+        if (!format) {
+          format = detectFormat(first.line, part.unit, part.name ?? file.key ?? file.uri);
+          if (!format) throw new Error(`cannot tell the format from the first record; set "format" in the mapping config or --format`);
+        } else {
+          // A file under the wrong prefix would have every record rejected: say so once instead.
+          const looks = detectFormat(first.line, part.unit, '');
+          if (looks && !compatible(looks, format)) throw new Error(`the config says format "${format}" but the first record looks like "${looks}"`);
+        }
       }
       if (!opened) await open(format, part.unit);
       for await (const chunk of planChunks(bytes, deps.limits, chunks)) {
@@ -108,9 +122,11 @@ export async function splitFile(
   } catch (err) {
     // A bad config, an unknown format, an unreadable rest of file (truncated gzip, broken JSON
     // array): the split ends there; what was read is still sent, and the report says why.
-    error = `${file.uri}: ${records ? `reading stopped after ${records} records: ` : ''}${(err as Error).message}`;
+    errors.push(`${records ? `reading stopped after ${records} records: ` : ''}${(err as Error).message}`);
     deps.log?.('split stopped', { fileId, records, reason: (err as Error).message });
   }
+  if (!records && !errors.length) errors.push('the file holds no records');
+  const error = errors.length ? `${file.uri}: ${errors.join('; ')}` : undefined;
   await flush();
   if (!opened) await open(format ?? 'unknown', 'line');
   await deps.checkpoints.finishSplit(fileId, { chunks, records, ...(error ? { error } : {}) });
@@ -122,4 +138,10 @@ export async function splitFile(
 function decodeOptions(format: FormatName | undefined, mapping: MappingConfig): DecodeOptions {
   const csv = format === 'csv' ? 'always' : format === undefined || format === 'users' ? 'auto' : 'never';
   return { csv, delimiter: mapping.csv.delimiter };
+}
+
+// posthog and posthog-export records differ only in the extra fields an export carries.
+function compatible(a: FormatName, b: FormatName): boolean {
+  const family = (f: FormatName) => (f === 'posthog-export' ? 'posthog' : f === 'users' ? 'csv' : f);
+  return family(a) === family(b);
 }

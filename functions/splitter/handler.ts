@@ -5,7 +5,7 @@ import { DynamoCheckpoints } from '../adapters/aws/dynamo-checkpoints';
 import { CONFIG_NAME, mappingFor } from '../adapters/aws/mapping-config';
 import { S3Reports, S3Source, S3Staging, stagingKey, WORK_PREFIX } from '../adapters/aws/s3';
 import { SqsChunkQueue } from '../adapters/aws/sqs';
-import { limitsFrom, need, readEnv, type HandlerEnv } from '../config';
+import { inflateFrom, limitsFrom, need, readEnv, type HandlerEnv } from '../config';
 import { decodeS3Key, fileIdentity } from '../core/identity';
 import { splitFile, type SplitResult } from '../pipeline/split';
 
@@ -34,6 +34,7 @@ export function createSplitter(env: HandlerEnv) {
         queue,
         reports: new S3Reports(aws.s3, bucket),
         limits,
+        inflate: inflateFrom(env),
         stagingKey,
         log: (msg, data) => logger.warn(msg, { ...data, key }),
       });

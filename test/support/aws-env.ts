@@ -11,7 +11,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import type { Context, S3Event, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { randomUUID } from 'node:crypto';
-import type { HandlerEnv } from '../../functions/config';
+import { HandlerEnv } from '../../functions/config';
 
 export const clients = () => ({
   s3: new S3Client({ forcePathStyle: true }),
@@ -72,19 +72,18 @@ export async function createStack(captureUrl: string, apiKey: string, overrides:
     queueUrl: q.QueueUrl!,
     dlqUrl: dlq.QueueUrl!,
     env: {
-      CHECKPOINT_TABLE: table,
-      QUEUE_URL: q.QueueUrl!,
-      POSTHOG_HOST: captureUrl,
-      POSTHOG_API_KEY_SECRET: secret.ARN!,
-      ALIAS_TABLE: aliasTable,
-      MAPPING_CONFIG: {},
-      DROP_PREFIX: '',
-      CHUNK_RECORDS: 500,
-      CHUNK_BYTES: 8_000_000,
-      BATCH_SIZE: 200,
-      POSTHOG_RETRIES: 1,
-      POSTHOG_RETRY_DELAY_MS: 10,
-      POSTHOG_TIMEOUT_MS: 5_000,
+      ...HandlerEnv.parse({
+        CHECKPOINT_TABLE: table,
+        ALIAS_TABLE: aliasTable,
+        QUEUE_URL: q.QueueUrl!,
+        POSTHOG_HOST: captureUrl,
+        POSTHOG_API_KEY_SECRET: secret.ARN!,
+        CHUNK_RECORDS: '500',
+        BATCH_SIZE: '200',
+        POSTHOG_RETRIES: '1',
+        POSTHOG_RETRY_DELAY_MS: '10',
+        POSTHOG_TIMEOUT_MS: '5000',
+      }),
       ...overrides,
     },
   };
