@@ -5,6 +5,7 @@ import { stackOutputs } from '../adapters/aws/stack-outputs';
 import { FORMAT_NAMES } from '../core/formats';
 import { Limits, PersonMode } from '../core/settings';
 import { importFile } from './import';
+import { deployedStatus, formatStatus, localStatus } from './status';
 
 const positiveInt = (v: string) => {
   const n = Number(v);
@@ -55,7 +56,8 @@ program
       const filters = list(r.records.byFilter);
       console.log(
         `${file} (${r.format}): ${r.records.read} records read, ${r.records.sent} sent (${r.records.events} events, ${r.records.links} identity links), ` +
-          `${r.records.rejected} rejected${reasons ? ` (${reasons})` : ''}, ${r.records.filtered} filtered${filters ? ` (${filters})` : ''}`,
+          `${r.records.rejected} rejected${reasons ? ` (${reasons})` : ''}, ${r.records.filtered} filtered${filters ? ` (${filters})` : ''}` +
+          (r.records.duplicates ? `, ${r.records.duplicates} duplicates` : ''),
       );
       if (r.records.noTimestamp) console.log(`  ${r.records.noTimestamp} events had no timestamp: PostHog uses the time of ingestion for them`);
       if (r.rejectedReport) console.log(`  rejected records: ${r.rejectedReport}`);
@@ -90,6 +92,21 @@ program
       console.log(`moved ${res.moved} of ${res.seen} messages back to the main queue`);
       if (res.moved < res.seen) process.exitCode = 1;
     }
+  });
+
+program
+  .command('status')
+  .description('progress and reconciliation of every import: local checkpoints, or the deployed stack with --stack / --table')
+  .option('--state-dir <dir>', 'local checkpoints', '.backfill')
+  .option('--stack <name>', 'read the deployed checkpoint table of this stack')
+  .addOption(new Option('--table <name>', 'the deployed checkpoint table').env('BACKFILL_CHECKPOINT_TABLE'))
+  .action(async (o) => {
+    let table = o.table as string | undefined;
+    if (!table && o.stack) table = (await stackOutputs(o.stack)).CheckpointTableName;
+    if (o.stack && !table) throw new Error(`stack ${o.stack} has no CheckpointTableName output`);
+    const files = table ? await deployedStatus(table) : await localStatus(o.stateDir);
+    console.log(formatStatus(files));
+    if (files.some((f) => !f.reconciled && f.manifest.status === 'reported')) process.exitCode = 1;
   });
 
 program.parseAsync(process.argv).catch((err: Error) => {

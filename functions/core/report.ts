@@ -7,6 +7,8 @@ export interface ChunkStats {
   sent: number;
   rejected: number;
   filtered: number;
+  /** Records repeating an earlier record of the same chunk (same uuid): not sent twice. */
+  duplicates: number;
   /** Events posted (a record may become more than one event). */
   events: number;
   /** Events sent without a timestamp: PostHog stamps them with the time of ingestion. */
@@ -17,7 +19,7 @@ export interface ChunkStats {
   byFilter: Record<string, number>;
 }
 
-export const emptyStats = (): ChunkStats => ({ read: 0, sent: 0, rejected: 0, filtered: 0, events: 0, noTimestamp: 0, links: 0, byReason: {}, byFilter: {} });
+export const emptyStats = (): ChunkStats => ({ read: 0, sent: 0, rejected: 0, filtered: 0, duplicates: 0, events: 0, noTimestamp: 0, links: 0, byReason: {}, byFilter: {} });
 
 function addCounts(a: Record<string, number>, b: Record<string, number> | undefined): Record<string, number> {
   const out = { ...a };
@@ -31,6 +33,7 @@ export function addStats(a: ChunkStats, b: ChunkStats): ChunkStats {
     sent: a.sent + b.sent,
     rejected: a.rejected + b.rejected,
     filtered: a.filtered + b.filtered,
+    duplicates: a.duplicates + (b.duplicates ?? 0),
     events: a.events + b.events,
     noTimestamp: a.noTimestamp + b.noTimestamp,
     links: a.links + (b.links ?? 0),
@@ -53,7 +56,7 @@ export interface FileReport {
   status: 'complete' | 'failed';
   chunks: number;
   records: ChunkStats;
-  /** read = sent + rejected + filtered; false would mean a bug, never silently. */
+  /** read = sent + rejected + filtered + duplicates; false would mean a bug, never silently. */
   reconciled: boolean;
   /** Set when the file could not be read to the end (e.g. truncated gzip). */
   error?: string;
@@ -67,7 +70,7 @@ export function buildReport(input: Omit<FileReport, 'reconciled' | 'status'> & {
   return {
     ...input,
     status: input.error ? 'failed' : 'complete',
-    reconciled: r.read === r.sent + r.rejected + r.filtered,
+    reconciled: r.read === r.sent + r.rejected + r.filtered + r.duplicates,
   };
 }
 

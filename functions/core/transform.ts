@@ -27,6 +27,8 @@ export interface TransformResult {
   rejected: RejectedRecord[];
   /** Records dropped on purpose, by rule. */
   filtered: Record<string, number>;
+  /** Records whose events repeat, uuid for uuid, events already in this chunk (not sent twice). */
+  duplicates: number;
   /** Records read (non-blank) in this chunk. */
   read: number;
 }
@@ -36,14 +38,21 @@ export interface TransformResult {
  * events), rejected with its line and reason, or filtered by a named rule.
  */
 export function transformRecords(records: Iterable<RawRecord>, format: Format, ctx: TransformContext): TransformResult {
-  const out: TransformResult = { events: [], eventLines: [], links: [], rejected: [], filtered: {}, read: 0 };
+  const out: TransformResult = { events: [], eventLines: [], links: [], rejected: [], filtered: {}, duplicates: 0, read: 0 };
+  const seen = new Set<string>();
   for (const { n, text, invalidUtf8 } of records) {
     out.read++;
     const res = invalidUtf8 ? reject('invalid_utf8', 'the line is not valid UTF-8') : transformOne(text, format, ctx);
     if ('code' in res) out.rejected.push({ n, code: res.code, reason: res.message, record: clipRecord(text) });
     else if ('filtered' in res) out.filtered[res.filtered] = (out.filtered[res.filtered] ?? 0) + 1;
     else {
-      for (const e of res.events) {
+      const fresh = res.events.filter((e) => !seen.has(e.uuid));
+      if (res.events.length && !fresh.length) {
+        out.duplicates++;
+        continue;
+      }
+      for (const e of fresh) {
+        seen.add(e.uuid);
         out.events.push(e);
         out.eventLines.push(n);
       }

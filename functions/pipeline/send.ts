@@ -69,9 +69,10 @@ export async function sendChunk(msg: ChunkMessage, deps: SendDeps): Promise<Chun
   const filtered = Object.values(result.filtered).reduce((a, b) => a + b, 0);
   const stats: ChunkStats = {
     read: result.read + msg.oversize.length,
-    sent: result.read - result.rejected.length - filtered - refusedLines.size,
+    sent: result.read - result.rejected.length - filtered - result.duplicates - refusedLines.size,
     rejected: rejected.length,
     filtered,
+    duplicates: result.duplicates,
     events,
     noTimestamp,
     links: links.length,

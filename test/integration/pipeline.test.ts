@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
+import { deployedStatus } from '../../functions/cli/status';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { createSender } from '../../functions/sender/handler';
 import { createSplitter } from '../../functions/splitter/handler';
@@ -11,6 +15,7 @@ import { posthogRecords } from '../support/fixtures';
 import { startMoto, type Moto } from '../support/moto';
 
 const API_KEY = 'phc_test_key_0123456789';
+const BIN = join(import.meta.dirname, '..', '..', 'bin', 'backfill.mjs');
 
 describe('S3 drop → splitter → SQS → sender → capture, on moto', () => {
   let moto: Moto;
@@ -67,6 +72,14 @@ describe('S3 drop → splitter → SQS → sender → capture, on moto', () => {
     assert.equal(row.line, 100);
     assert.equal(row.code, 'missing_distinct_id');
     assert.equal(row.file, `s3://${stack.bucket}/${key}`);
+
+    // `backfill status` against the deployed table reconciles the same numbers.
+    const files = await deployedStatus(stack.env.CHECKPOINT_TABLE);
+    assert.equal(files.length, 1);
+    assert.deepEqual([files[0]!.totals.read, files[0]!.totals.sent, files[0]!.totals.rejected, files[0]!.reconciled], [2_300, valid, invalid, true]);
+    const cli = await promisify(execFile)(process.execPath, [BIN, 'status'], { env: { ...process.env, BACKFILL_CHECKPOINT_TABLE: stack.env.CHECKPOINT_TABLE } });
+    assert.match(cli.stdout, new RegExp(`posthog/2024 export/events part 1.jsonl.gz \\[posthog\\] done, 5/5 chunks`));
+    assert.match(cli.stdout, new RegExp(`read 2300 = sent ${valid} \\+ rejected ${invalid} \\(`));
 
     // Every event carries the origin and a valid timestamp from the record.
     const one = [...capture.events.values()][0]!;

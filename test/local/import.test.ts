@@ -79,6 +79,10 @@ describe('backfill import (local mode)', () => {
     const again = await importFile(input, o);
     assert.equal(again.alreadyDone, true);
     assert.equal(capture.received - before.received, valid + 100);
+
+    const { stdout } = await run(process.execPath, [BIN, 'status', '--state-dir', o.stateDir]);
+    assert.match(stdout, /resume\.jsonl \[posthog\] done, 5\/5 chunks/);
+    assert.match(stdout, new RegExp(`read 1000 = sent ${valid} \\+ rejected 0 \\+ filtered 0 \\+ duplicates 0`));
   });
 
   test('killed mid-run (SIGKILL), the CLI resumes to exactly one line per event', async () => {

@@ -98,7 +98,8 @@ describe('Mixpanel', () => {
   test('duplicate lines of a raw export collapse to one uuid', () => {
     const { lines, unique } = mixpanelLines(40);
     const res = transformRecords(lines.map((text, i) => ({ n: i + 1, text })), formatByName('mixpanel'), ctx());
-    assert.equal(res.events.length, lines.length);
+    assert.equal(res.events.length, unique, 'repeats in one chunk are not sent again');
+    assert.equal(res.duplicates, lines.length - unique);
     assert.equal(new Set(res.events.map((e) => e.uuid)).size, unique);
   });
 });
@@ -243,5 +244,16 @@ describe('mapping config', () => {
     assert.throws(() => parseMapping({ after: '2024-07-01', before: '2024-01-01' }, 'c'), /`after` must be before `before`/);
     assert.throws(() => parseMapping({ after: 'last tuesday' }, 'c'), /after: must be an ISO 8601 date/);
     assert.equal(DEFAULT_MAPPING.personMode, 'set_once');
+  });
+});
+
+describe('duplicates within a chunk', () => {
+  test('a record repeating an earlier one is counted as a duplicate, not sent twice', () => {
+    const { lines } = mixpanelLines(10);
+    const records = [...lines.slice(0, 10), lines[3]!, lines[3]!].map((text, i) => ({ n: i + 1, text }));
+    const res = transformRecords(records, formatByName('mixpanel'), ctx());
+    assert.equal(res.events.length, 10);
+    assert.equal(res.duplicates, 2);
+    assert.equal(res.read, 12);
   });
 });
