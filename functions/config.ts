@@ -32,6 +32,11 @@ export const HandlerEnv = z.object({
   MAX_INFLATE_BYTES: int(DEFAULT_INFLATE_LIMITS.maxBytes),
   MAX_INFLATE_RATIO: int(DEFAULT_INFLATE_LIMITS.maxRatio),
   INFLATE_RATIO_AFTER: int(DEFAULT_INFLATE_LIMITS.ratioAfter),
+  /** The splitter hands over to a fresh run when less than this much time is left. */
+  SPLIT_TIME_MARGIN_MS: int(90_000),
+  /** Forces a time budget per splitter run (tests, or to keep runs short). */
+  SPLIT_TIME_BUDGET_MS: z.coerce.number().int().min(0).optional(),
+  MAX_SPLIT_HOPS: int(1_000),
   POSTHOG_RETRIES: int(3),
   POSTHOG_RETRY_DELAY_MS: int(3000),
   POSTHOG_TIMEOUT_MS: int(30_000),

@@ -1,8 +1,8 @@
-import { CfnElement, CfnOutput, Duration, RemovalPolicy, Stack, Validations, type StackProps } from 'aws-cdk-lib';
+import { ArnFormat, CfnElement, CfnOutput, Duration, RemovalPolicy, Stack, Validations, type StackProps } from 'aws-cdk-lib';
 import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Alarm, ComparisonOperator, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import { AttributeType, BillingMode, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
-import { Architecture, Runtime } from 'aws-cdk-lib/aws-lambda';
+import { Architecture, RecursiveLoop, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { S3EventSourceV2, SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { NodejsFunction, OutputFormat, type NodejsFunctionProps } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
@@ -146,7 +146,17 @@ export class BackfillStack extends Stack {
 
     // 5. Splitter: S3 ObjectCreated under the drop prefix → chunks. Async invocations that fail
     //    twice land in the splitter DLQ.
-    const splitter = fn('Splitter', 'functions/splitter/handler.ts', Duration.minutes(15), 1024, { deadLetterQueue: splitFailures, retryAttempts: 2 });
+    // A file that outlasts one 15-minute run is handed to a fresh run of the same function (an
+    // async self-invoke, at most MAX_SPLIT_HOPS times). Recursion is allowed on purpose, so
+    // Lambda's loop guard does not cut a long file off after ~16 hand-overs.
+    const splitterName = `${this.stackName}-splitter`.slice(0, 64);
+    const splitter = fn('Splitter', 'functions/splitter/handler.ts', Duration.minutes(15), 1024, {
+      functionName: splitterName,
+      deadLetterQueue: splitFailures,
+      retryAttempts: 2,
+      recursiveLoop: RecursiveLoop.ALLOW,
+    });
+    allow(splitter, ['lambda:InvokeFunction'], [this.formatArn({ service: 'lambda', resource: 'function', resourceName: splitterName, arnFormat: ArnFormat.COLON_RESOURCE_NAME })]);
     splitter.addEventSource(new S3EventSourceV2(drop, { events: [EventType.OBJECT_CREATED], filters: [{ prefix: cfg.dropPrefix }] }));
     allow(splitter, ['s3:GetObject', 's3:GetObjectVersion'], [objects(`${cfg.dropPrefix}*`)]);
     allow(splitter, ['s3:PutObject'], [objects('_backfill/*')]);

@@ -17,6 +17,8 @@ export interface Manifest {
   chunks?: number;
   records?: number;
   doneChunks: number;
+  /** Where the latest paused split run handed over (continuations). */
+  nextChunk?: number;
   error?: string;
   startedAt: string;
 }
@@ -28,6 +30,8 @@ export interface Checkpoints {
   addChunk(fileId: string, chunk: number): Promise<'pending' | 'done'>;
   chunkStatus(fileId: string, chunk: number): Promise<'pending' | 'done' | undefined>;
   finishSplit(fileId: string, totals: { chunks: number; records: number; error?: string }): Promise<void>;
+  /** Records a hand-over at `nextChunk`; false if a run already handed over at or past it. */
+  recordPause(fileId: string, nextChunk: number): Promise<boolean>;
   /** Marks a pending chunk done with its stats, once: false if it was already done. */
   completeChunk(fileId: string, chunk: number, stats: ChunkStats): Promise<boolean>;
   getManifest(fileId: string): Promise<Manifest | undefined>;

@@ -19,6 +19,13 @@ export interface SplitDeps {
   /** Key under which chunk `index` of file `fileId` is staged. */
   stagingKey(fileId: string, index: number): string;
   log?: (msg: string, data?: Record<string, unknown>) => void;
+  /** Asked after each queued chunk: true when this run should stop and hand over the rest. */
+  shouldPause?: () => boolean;
+}
+
+/** Where a continuation picks up: chunks before `fromChunk` are re-cut but not queued again. */
+export interface Resume {
+  fromChunk: number;
 }
 
 export interface SplitResult {
@@ -27,8 +34,11 @@ export interface SplitResult {
   chunks: number;
   records: number;
   queued: number;
-  skipped: 'already-split' | undefined;
+  /** already-split: a duplicate event; superseded: a duplicate continuation of a run that went on. */
+  skipped: 'already-split' | 'superseded' | undefined;
   error?: string;
+  /** Set when the run paused: the continuation starts here. */
+  pausedAt?: Resume;
 }
 
 // SendMessageBatch takes at most 10 entries.
@@ -46,10 +56,14 @@ export async function splitFile(
   source: ByteSource,
   loadMapping: () => Promise<MappingConfig>,
   deps: SplitDeps,
+  resume: Resume = { fromChunk: 0 },
 ): Promise<SplitResult> {
   const existing = await deps.checkpoints.getManifest(fileId);
   if (existing && existing.status !== 'splitting') {
     return { fileId, format: existing.format, chunks: existing.chunks ?? 0, records: existing.records ?? 0, queued: 0, skipped: 'already-split' };
+  }
+  if (resume.fromChunk > 0 && (existing?.nextChunk ?? 0) > resume.fromChunk) {
+    return { fileId, chunks: 0, records: 0, queued: 0, skipped: 'superseded' };
   }
   const startedAt = new Date().toISOString();
   let opened = false;
@@ -98,6 +112,9 @@ export async function splitFile(
       for await (const chunk of planChunks(bytes, deps.limits, chunks)) {
         chunks++;
         records += chunk.records;
+        // A continuation re-cuts the chunks an earlier run queued (cutting is deterministic) and
+        // only counts them; reading past them costs a re-read, never a re-send.
+        if (chunk.index < resume.fromChunk) continue;
         const status = await deps.checkpoints.addChunk(fileId, chunk.index);
         if (status === 'done') continue;
         const staged = deps.stagingKey(fileId, chunk.index);
@@ -117,6 +134,12 @@ export async function splitFile(
           oversize: chunk.oversize,
         });
         if (pending.length >= SQS_BATCH) await flush();
+        if (deps.shouldPause?.()) {
+          await flush();
+          // Only one run may hand over at a given point: a retried run must not fork the chain.
+          const first = await deps.checkpoints.recordPause(fileId, chunk.index + 1);
+          return { fileId, format, chunks, records, queued, skipped: first ? undefined : 'superseded', ...(first ? { pausedAt: { fromChunk: chunk.index + 1 } } : {}) };
+        }
       }
     }
   } catch (err) {

@@ -1,6 +1,8 @@
+import { LambdaClient } from '@aws-sdk/client-lambda';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { Context, S3Event } from 'aws-lambda';
 import { awsClients } from '../adapters/aws/clients';
+import { invokeContinuation, type Continuation } from '../adapters/aws/continuation';
 import { DynamoCheckpoints } from '../adapters/aws/dynamo-checkpoints';
 import { CONFIG_NAME, mappingFor } from '../adapters/aws/mapping-config';
 import { S3Reports, S3Source, S3Staging, stagingKey, WORK_PREFIX } from '../adapters/aws/s3';
@@ -9,26 +11,48 @@ import { inflateFrom, limitsFrom, need, readEnv, type HandlerEnv } from '../conf
 import { decodeS3Key, fileIdentity } from '../core/identity';
 import { splitFile, type SplitResult } from '../pipeline/split';
 
-/** S3 ObjectCreated → chunks on the queue. Logs ids and counts only, never record contents. */
-export function createSplitter(env: HandlerEnv) {
+export type SplitterEvent = S3Event | { continuation: Continuation };
+
+export interface SplitterOverrides {
+  /** Hands the rest of a file to the next run (default: an async invoke of this function). */
+  continueWith?: (c: Continuation, context: Context | undefined) => Promise<void>;
+}
+
+/**
+ * S3 ObjectCreated → chunks on the queue. A file that would outlast this invocation is paused
+ * after a queued chunk and continued by a fresh one. Logs ids and counts only, never records.
+ */
+export function createSplitter(env: HandlerEnv, overrides: SplitterOverrides = {}) {
   const logger = new Logger({ serviceName: 'backfill-splitter' });
   const aws = awsClients();
   const checkpoints = new DynamoCheckpoints(aws.ddb, env.CHECKPOINT_TABLE);
   const queue = new SqsChunkQueue(aws.sqs, need(env, 'QUEUE_URL'));
   const limits = limitsFrom(env);
+  const continueWith =
+    overrides.continueWith ??
+    (async (c: Continuation, context: Context | undefined) => {
+      if (!context?.functionName) throw new Error('no function name to continue with');
+      await invokeContinuation(new LambdaClient({}), context.functionName, c);
+    });
 
-  return async (event: S3Event, _context?: Context): Promise<SplitResult[]> => {
-    const results: SplitResult[] = [];
-    for (const rec of event.Records ?? []) {
-      const bucket = rec.s3.bucket.name;
-      const key = decodeS3Key(rec.s3.object.key);
-      // Our own output, and mapping configs, are never input.
-      if (key.startsWith(WORK_PREFIX) || key.endsWith(CONFIG_NAME)) continue;
-      const version = rec.s3.object.versionId || rec.s3.object.eTag;
-      const file = { uri: `s3://${bucket}/${key}`, bucket, key, ...(version ? { version } : {}) };
-      const fileId = fileIdentity(file.uri, version);
-      const source = await S3Source.open(aws.s3, bucket, key, rec.s3.object.versionId);
-      const result = await splitFile(file, fileId, source, () => mappingFor(aws.s3, bucket, key, env.DROP_PREFIX, env.MAPPING_CONFIG), {
+  const splitOne = async (rec: Omit<Continuation, 'fromChunk' | 'hop'>, resume: { fromChunk: number; hop: number }, context: Context | undefined) => {
+    const { bucket, key } = rec;
+    const version = rec.versionId || rec.eTag;
+    const file = { uri: `s3://${bucket}/${key}`, bucket, key, ...(version ? { version } : {}) };
+    const fileId = fileIdentity(file.uri, version);
+    const started = Date.now();
+    // Pause with time to spare: the budget is what Lambda gives, less a margin (or a forced budget).
+    const shouldPause = () => {
+      if (env.SPLIT_TIME_BUDGET_MS !== undefined) return Date.now() - started >= env.SPLIT_TIME_BUDGET_MS;
+      return context !== undefined && context.getRemainingTimeInMillis() < env.SPLIT_TIME_MARGIN_MS;
+    };
+    const source = await S3Source.open(aws.s3, bucket, key, rec.versionId);
+    const result = await splitFile(
+      file,
+      fileId,
+      source,
+      () => mappingFor(aws.s3, bucket, key, env.DROP_PREFIX, env.MAPPING_CONFIG),
+      {
         checkpoints,
         staging: new S3Staging(aws.s3, bucket),
         queue,
@@ -37,13 +61,35 @@ export function createSplitter(env: HandlerEnv) {
         inflate: inflateFrom(env),
         stagingKey,
         log: (msg, data) => logger.warn(msg, { ...data, key }),
-      });
+        shouldPause: () => resume.hop < env.MAX_SPLIT_HOPS && shouldPause(),
+      },
+      resume,
+    );
+    if (result.pausedAt) {
+      await continueWith({ ...rec, fromChunk: result.pausedAt.fromChunk, hop: resume.hop + 1 }, context);
+      logger.info('split paused', { key, fileId, nextChunk: result.pausedAt.fromChunk, hop: resume.hop + 1 });
+    } else {
       logger.info('split', { key, fileId, format: result.format, chunks: result.chunks, records: result.records, queued: result.queued, skipped: result.skipped });
-      results.push(result);
+    }
+    return result;
+  };
+
+  return async (event: SplitterEvent, context?: Context): Promise<SplitResult[]> => {
+    if ('continuation' in event) {
+      const { fromChunk, hop, ...rec } = event.continuation;
+      return [await splitOne(rec, { fromChunk, hop }, context)];
+    }
+    const results: SplitResult[] = [];
+    for (const rec of event.Records ?? []) {
+      const key = decodeS3Key(rec.s3.object.key);
+      // Our own output, and mapping configs, are never input.
+      if (key.startsWith(WORK_PREFIX) || key.endsWith(CONFIG_NAME)) continue;
+      const o = rec.s3.object;
+      results.push(await splitOne({ bucket: rec.s3.bucket.name, key, ...(o.versionId ? { versionId: o.versionId } : {}), ...(o.eTag ? { eTag: o.eTag } : {}) }, { fromChunk: 0, hop: 0 }, context));
     }
     return results;
   };
 }
 
 let instance: ReturnType<typeof createSplitter> | undefined;
-export const handler = (event: S3Event, context?: Context) => (instance ??= createSplitter(readEnv()))(event, context);
+export const handler = (event: SplitterEvent, context?: Context) => (instance ??= createSplitter(readEnv()))(event, context);

@@ -78,6 +78,22 @@ describe('CDK stack (offline synth, local esbuild)', () => {
     });
   });
 
+  test('splitter: may continue itself (self-invoke allowed, recursion on purpose), failed runs to a DLQ', () => {
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      FunctionName: 'PosthogBackfill-splitter',
+      RecursiveLoop: 'Allow',
+      Timeout: 900,
+      DeadLetterConfig: { TargetArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('SplitterDlq'), 'Arn'] } },
+    });
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Action: 'lambda:InvokeFunction', Resource: { 'Fn::Join': ['', Match.arrayWith([Match.stringLikeRegexp(':function:PosthogBackfill-splitter$')])] } }),
+        ]),
+      },
+    });
+  });
+
   test('sender: SQS event source with partial batch failures and bounded concurrency', () => {
     template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
       FunctionResponseTypes: ['ReportBatchItemFailures'],

@@ -119,7 +119,7 @@ export function s3Event(bucket: string, key: string, obj: { versionId?: string; 
   } as S3Event;
 }
 
-export const lambdaContext = { functionName: 'sender', awsRequestId: 'test', getRemainingTimeInMillis: () => 60_000 } as unknown as Context;
+export const lambdaContext = { functionName: "backfill-test", awsRequestId: "test", getRemainingTimeInMillis: () => 900_000 } as unknown as Context;
 
 export type SqsHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
 

@@ -68,6 +68,24 @@ export class DynamoCheckpoints implements Checkpoints {
     });
   }
 
+  async recordPause(fileId: string, nextChunk: number): Promise<boolean> {
+    try {
+      await this.ddb.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { pk: pk(fileId), sk: 'manifest' },
+          UpdateExpression: 'SET nextChunk = :n',
+          ConditionExpression: 'attribute_not_exists(nextChunk) OR nextChunk < :n',
+          ExpressionAttributeValues: { ':n': nextChunk },
+        }),
+      );
+      return true;
+    } catch (err) {
+      if (err instanceof ConditionalCheckFailedException) return false;
+      throw err;
+    }
+  }
+
   async completeChunk(fileId: string, chunk: number, stats: ChunkStats): Promise<boolean> {
     // One transaction: the chunk turns done and the file's done-count moves, or neither.
     try {

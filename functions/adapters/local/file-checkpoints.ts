@@ -64,6 +64,14 @@ export class FileCheckpoints implements Checkpoints {
     await this.save();
   }
 
+  async recordPause(_fileId: string, nextChunk: number): Promise<boolean> {
+    const m = this.state.manifest!;
+    if ((m.nextChunk ?? 0) >= nextChunk) return false;
+    m.nextChunk = nextChunk;
+    await this.save();
+    return true;
+  }
+
   async completeChunk(_fileId: string, chunk: number, stats: ChunkStats): Promise<boolean> {
     const c = (this.state.chunks[chunk] ??= { status: 'pending' });
     if (c.status === 'done') return false;
