@@ -37,6 +37,11 @@ export const HandlerEnv = z.object({
   /** Forces a time budget per splitter run (tests, or to keep runs short). */
   SPLIT_TIME_BUDGET_MS: z.coerce.number().int().min(0).optional(),
   MAX_SPLIT_HOPS: int(1_000),
+  /** Events per window shared by all senders (0: no budget), and the window. */
+  RATE_LIMIT_EVENTS: int(0),
+  RATE_WINDOW_MS: int(60_000),
+  /** /batch/ requests in flight per chunk. */
+  IN_FLIGHT: int(4),
   POSTHOG_RETRIES: int(3),
   POSTHOG_RETRY_DELAY_MS: int(3000),
   POSTHOG_TIMEOUT_MS: int(30_000),

@@ -20,6 +20,8 @@ export const StackConfig = z.object({
   batchSize: num.optional(),
   /** Sender Lambdas running at once: the event source's maximum concurrency (2-1000). */
   senderConcurrency: num.min(2).max(1000).default(4),
+  /** Events per minute shared by all senders (unset: no budget beyond the concurrency). */
+  eventsPerMinute: num.optional(),
   /** Receives before a chunk message moves to the DLQ. */
   maxReceiveCount: num.max(1000).default(5),
 });

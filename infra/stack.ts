@@ -56,6 +56,7 @@ export class BackfillStack extends Stack {
       partitionKey: { name: 'pk', type: AttributeType.STRING },
       sortKey: { name: 'sk', type: AttributeType.STRING },
       billingMode: BillingMode.PAY_PER_REQUEST,
+      timeToLiveAttribute: 'expiresAt', // rate-budget windows expire on their own
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       encryption: TableEncryption.AWS_MANAGED,
       removalPolicy: RemovalPolicy.RETAIN,
@@ -110,6 +111,7 @@ export class BackfillStack extends Stack {
       POSTHOG_API_KEY_SECRET: apiKey.secretArn,
       MAPPING_CONFIG: JSON.stringify(cfg.mapping),
       DROP_PREFIX: cfg.dropPrefix,
+      ...(cfg.eventsPerMinute ? { RATE_LIMIT_EVENTS: String(cfg.eventsPerMinute), RATE_WINDOW_MS: '60000' } : {}),
       ...(cfg.chunkRecords ? { CHUNK_RECORDS: String(cfg.chunkRecords) } : {}),
       ...(cfg.batchSize ? { BATCH_SIZE: String(cfg.batchSize) } : {}),
       POWERTOOLS_LOG_LEVEL: 'INFO',

@@ -9,6 +9,7 @@ import { FileSource } from '../adapters/local/file-source';
 import { InProcessQueue, MemoryStaging } from '../adapters/local/memory';
 import { NdjsonSink } from '../adapters/ndjson-sink';
 import { PostHogSink } from '../adapters/posthog-sink';
+import { MemoryRateBudget } from '../adapters/rate-budget';
 import { formatByName } from '../core/formats';
 import { fileIdentity } from '../core/identity';
 import { mergeMapping, parseMapping, type MappingConfig } from '../core/mapping';
@@ -29,6 +30,8 @@ export interface ImportOptions {
   mapping?: Record<string, unknown>;
   stateDir: string;
   limits: Limits;
+  /** Events per minute (local budget); unset: as fast as PostHog takes them. */
+  eventsPerMinute?: number;
   /** Attempts per chunk before the import stops (a re-run continues from there). */
   attempts: number;
   retryDelayMs: number;
@@ -67,7 +70,14 @@ export async function importFile(path: string, opts: ImportOptions): Promise<Imp
   let ndjson: NdjsonSink | undefined;
   if (opts.host) {
     if (!opts.apiKey) throw new Error('--api-key (or POSTHOG_API_KEY) is required with --host');
-    sink = new PostHogSink({ host: opts.host, apiKey: opts.apiKey, batchSize: opts.limits.batchSize, retryDelayMs: opts.retryDelayMs });
+    const budget = opts.eventsPerMinute ? new MemoryRateBudget(opts.eventsPerMinute, 60_000) : undefined;
+    sink = new PostHogSink({
+      host: opts.host,
+      apiKey: opts.apiKey,
+      batchSize: opts.limits.batchSize,
+      retryDelayMs: opts.retryDelayMs,
+      ...(budget ? { acquire: (n: number) => budget.acquire(n) } : {}),
+    });
   } else {
     ndjson = new NdjsonSink(out!);
     await ndjson.open(checkpoints.outBytes);

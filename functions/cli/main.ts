@@ -29,6 +29,7 @@ program
   .option('--chunk-records <n>', 'records per chunk', positiveInt)
   .option('--batch-size <n>', 'events per /batch/ request', positiveInt)
   .option('--attempts <n>', 'tries per chunk before stopping', positiveInt, 5)
+  .option('--events-per-minute <n>', 'send at most this many events per minute', positiveInt)
   .option('--no-progress', 'no progress bar')
   .action(async (file: string, o) => {
     if (o.host && o.out) throw new InvalidArgumentError('give --host or --out, not both');
@@ -45,6 +46,7 @@ program
       stateDir: o.stateDir,
       limits,
       attempts: o.attempts,
+      eventsPerMinute: o.eventsPerMinute,
       retryDelayMs: 1000,
       progress: Boolean(o.progress) && Boolean(process.stderr.isTTY),
     });

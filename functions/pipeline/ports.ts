@@ -80,3 +80,8 @@ export interface IdentityLinks {
   claim(links: IdentityLink[], owner: string): Promise<IdentityLink[]>;
   confirm(links: IdentityLink[], owner: string): Promise<void>;
 }
+
+/** An events-per-window budget shared by every sender: resolves when `events` may be sent. */
+export interface RateBudget {
+  acquire(events: number): Promise<void>;
+}

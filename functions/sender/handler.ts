@@ -7,6 +7,7 @@ import { DynamoLinks } from '../adapters/aws/dynamo-links';
 import { S3Reports, S3Staging } from '../adapters/aws/s3';
 import { projectApiKey } from '../adapters/aws/secret';
 import { PostHogSink } from '../adapters/posthog-sink';
+import { DynamoRateBudget } from '../adapters/rate-budget';
 import { need, readEnv, type HandlerEnv } from '../config';
 import { formatByName } from '../core/formats';
 import { ChunkMessage } from '../core/messages';
@@ -21,6 +22,7 @@ export function createSender(env: HandlerEnv) {
   const host = need(env, 'POSTHOG_HOST');
   const secretId = need(env, 'POSTHOG_API_KEY_SECRET');
   const links = new DynamoLinks(aws.ddb, need(env, 'ALIAS_TABLE'));
+  const budget = env.RATE_LIMIT_EVENTS > 0 ? new DynamoRateBudget(aws.ddb, env.CHECKPOINT_TABLE, env.RATE_LIMIT_EVENTS, env.RATE_WINDOW_MS) : undefined;
 
   const sendRecord = async (record: SQSRecord): Promise<void> => {
     const msg = ChunkMessage.parse(JSON.parse(record.body));
@@ -44,6 +46,8 @@ export function createSender(env: HandlerEnv) {
         host,
         apiKey,
         batchSize: env.BATCH_SIZE,
+        inFlight: env.IN_FLIGHT,
+        ...(budget ? { acquire: (n: number) => budget.acquire(n) } : {}),
         retries: env.POSTHOG_RETRIES,
         retryDelayMs: env.POSTHOG_RETRY_DELAY_MS,
         requestTimeoutMs: env.POSTHOG_TIMEOUT_MS,

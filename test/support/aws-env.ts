@@ -128,6 +128,8 @@ export interface DrainOptions {
   copies?: number;
   /** Stop after this many receive rounds (a guard against a test that never drains). */
   maxRounds?: number;
+  /** Messages per invocation (the event source's batch size); default 10. */
+  batchSize?: number;
 }
 
 /**
@@ -141,7 +143,7 @@ export async function drain(queueUrl: string, handler: SqsHandler, opts: DrainOp
   let empty = 0;
   for (let round = 0; round < (opts.maxRounds ?? 500) && empty < 2; round++) {
     const res = await sqs.send(
-      new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, VisibilityTimeout: 30, MessageSystemAttributeNames: ['All'] }),
+      new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: opts.batchSize ?? 10, VisibilityTimeout: 30, MessageSystemAttributeNames: ['All'] }),
     );
     const msgs = res.Messages ?? [];
     if (!msgs.length) {
