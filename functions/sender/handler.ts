@@ -5,8 +5,8 @@ import { awsClients } from '../adapters/aws/clients';
 import { DynamoCheckpoints } from '../adapters/aws/dynamo-checkpoints';
 import { DynamoLinks } from '../adapters/aws/dynamo-links';
 import { S3Reports, S3Staging } from '../adapters/aws/s3';
-import { projectApiKey } from '../adapters/aws/secret';
-import { PostHogSink } from '../adapters/posthog-sink';
+import { forgetApiKey, projectApiKey } from '../adapters/aws/secret';
+import { PostHogSink, SendError } from '../adapters/posthog-sink';
 import { DynamoRateBudget } from '../adapters/rate-budget';
 import { need, readEnv, type HandlerEnv } from '../config';
 import { formatByName } from '../core/formats';
@@ -29,6 +29,7 @@ export function createSender(env: HandlerEnv) {
     try {
       await sendOne(msg, record);
     } catch (err) {
+      if (err instanceof SendError && err.causes.some((c) => [401, 403].includes((c as { status?: number }).status ?? 0))) forgetApiKey();
       // The message returns to the queue; after maxReceiveCount it moves to the DLQ.
       logger.error('chunk failed', { fileId: msg.fileId, chunk: msg.chunk, receiveCount: record.attributes.ApproximateReceiveCount, error: (err as Error).message });
       throw err;
