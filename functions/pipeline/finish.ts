@@ -9,7 +9,11 @@ export async function finishFile(fileId: string, deps: { checkpoints: Checkpoint
   const m = await deps.checkpoints.getManifest(fileId);
   if (!m || m.status === 'splitting' || m.chunks === undefined || m.doneChunks < m.chunks) return false;
   if (m.status === 'reported') return true;
-  const stats = (await deps.checkpoints.chunkStats(fileId)).reduce(addStats, emptyStats());
+  // The done-count is a hint; the chunk rows are the truth (a store that let two deliveries of
+  // one chunk both count would otherwise publish a report that misses the last chunks).
+  const done = await deps.checkpoints.chunkStats(fileId);
+  if (done.length < m.chunks) return false;
+  const stats = done.reduce(addStats, emptyStats());
   const report = buildReport({
     file: m.file.uri,
     fileId,

@@ -35,6 +35,7 @@ export interface Checkpoints {
   /** Marks a pending chunk done with its stats, once: false if it was already done. */
   completeChunk(fileId: string, chunk: number, stats: ChunkStats): Promise<boolean>;
   getManifest(fileId: string): Promise<Manifest | undefined>;
+  /** The stats of every done chunk, one entry each. */
   chunkStats(fileId: string): Promise<ChunkStats[]>;
   markReported(fileId: string): Promise<void>;
 }

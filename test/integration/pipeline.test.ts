@@ -13,6 +13,10 @@ import { CaptureStandIn } from '../support/capture-stand-in';
 import { clients, createStack, drain, listKeys, rejectedRows, queueDepth, readJson, s3Event, upload, type Stack } from '../support/aws-env';
 import { posthogRecords } from '../support/fixtures';
 import { startMoto, type Moto } from '../support/moto';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DynamoCheckpoints } from '../../functions/adapters/aws/dynamo-checkpoints';
+import { DynamoLinks } from '../../functions/adapters/aws/dynamo-links';
+import { emptyStats } from '../../functions/core/report';
 
 const API_KEY = 'phc_test_key_0123456789';
 const BIN = join(import.meta.dirname, '..', '..', 'bin', 'backfill.mjs');
@@ -156,5 +160,29 @@ describe('S3 drop → splitter → SQS → sender → capture, on moto', () => {
     const out = await drain(stack.queueUrl, createSender(env), { maxRounds: 2 });
     assert.ok(out.failures >= 1);
     assert.equal(capture.unique, 0);
+  });
+
+  test('two deliveries of one chunk racing: both own its links, the chunk counts once', async () => {
+    const ddb = DynamoDBDocumentClient.from(clients().ddb);
+    const links = new DynamoLinks(ddb, stack.env.ALIAS_TABLE!);
+    const pairs = Array.from({ length: 20 }, (_, i) => ({ anon: `dev-${i}`, user: `user-${i}` }));
+    // Same owner twice at once: each must come away with every link (either may be the one
+    // that finishes), and a different chunk gets none.
+    const [a, b] = await Promise.all([links.claim(pairs, 'f#0'), links.claim(pairs, 'f#0')]);
+    assert.equal(a.length, 20);
+    assert.equal(b.length, 20);
+    assert.equal((await links.claim(pairs, 'f#1')).length, 0);
+    await links.confirm(pairs, 'f#0');
+    assert.equal((await links.claim(pairs, 'f#0')).length, 0, 'a sent link is not sent again, even by its owner');
+
+    const checkpoints = new DynamoCheckpoints(ddb, stack.env.CHECKPOINT_TABLE);
+    const file = { uri: 's3://b/k', bucket: 'b', key: 'k' };
+    await checkpoints.openFile({ fileId: 'race', file, format: 'posthog', unit: 'line', startedAt: new Date().toISOString() });
+    for (let c = 0; c < 10; c++) await checkpoints.addChunk('race', c);
+    const stats = { ...emptyStats(), read: 1, sent: 1, events: 1 };
+    const won = await Promise.all(Array.from({ length: 10 }, (_, c) => [checkpoints.completeChunk('race', c, stats), checkpoints.completeChunk('race', c, stats)]).flat());
+    assert.equal(won.filter(Boolean).length, 10, 'each chunk completes once');
+    assert.equal((await checkpoints.getManifest('race'))!.doneChunks, 10);
+    assert.equal((await checkpoints.chunkStats('race')).length, 10);
   });
 });

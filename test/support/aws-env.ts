@@ -130,7 +130,16 @@ export interface DrainOptions {
   maxRounds?: number;
   /** Messages per invocation (the event source's batch size); default 10. */
   batchSize?: number;
+  /**
+   * The first success of each message is not deleted but made visible again, as when a
+   * Lambda's delete is lost: every message then also arrives again in a later invocation.
+   */
+  redeliverOnce?: boolean;
+  /** Called before each receive round (to switch faults on and off). */
+  onRound?(round: number): void;
 }
+
+const delivered = new Set<string>();
 
 /**
  * Plays the Lambda SQS event source against moto: receive, invoke, delete what succeeded, and
@@ -142,6 +151,7 @@ export async function drain(queueUrl: string, handler: SqsHandler, opts: DrainOp
   let failures = 0;
   let empty = 0;
   for (let round = 0; round < (opts.maxRounds ?? 500) && empty < 2; round++) {
+    opts.onRound?.(round);
     const res = await sqs.send(
       new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: opts.batchSize ?? 10, VisibilityTimeout: 30, MessageSystemAttributeNames: ['All'] }),
     );
@@ -180,7 +190,8 @@ export async function drain(queueUrl: string, handler: SqsHandler, opts: DrainOp
     const failed = new Set(out.batchItemFailures.map((f) => f.itemIdentifier.replace(/-copy\d+$/, '')));
     failures += failed.size;
     for (const m of msgs) {
-      if (failed.has(m.MessageId!)) await sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl: queueUrl, ReceiptHandle: m.ReceiptHandle!, VisibilityTimeout: 0 }));
+      const again = failed.has(m.MessageId!) || (opts.redeliverOnce && !delivered.has(m.MessageId!) && delivered.add(m.MessageId!));
+      if (again) await sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl: queueUrl, ReceiptHandle: m.ReceiptHandle!, VisibilityTimeout: 0 }));
       else await sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: m.ReceiptHandle! }));
     }
   }

@@ -38,6 +38,8 @@ export class CaptureStandIn {
   requests = 0;
   rejectedBatches: Array<{ status: number; reason: string }> = [];
   historicalFlags = new Set<boolean>();
+  /** Faults answered so far, by kind. */
+  injected = { status503: 0, status429: 0, otherStatus: 0, reset: 0 };
   private queue: Fault[] = [];
   private down: Fault | undefined;
   private burst = 0;
@@ -101,6 +103,7 @@ export class CaptureStandIn {
     const next = this.nextFault();
     const fault = next?.kind === 'pass' ? undefined : next;
     if (fault?.kind === 'reset') {
+      this.injected.reset++;
       req.socket.destroy();
       return;
     }
@@ -111,6 +114,9 @@ export class CaptureStandIn {
       return reply(res, 413, { type: 'validation_error', code: 'payload_too_large' });
     }
     if (fault?.kind === 'status') {
+      if (fault.status === 503) this.injected.status503++;
+      else if (fault.status === 429) this.injected.status429++;
+      else this.injected.otherStatus++;
       if (fault.retryAfter) res.setHeader('Retry-After', String(fault.retryAfter));
       return reply(res, fault.status, { error: 'injected' });
     }

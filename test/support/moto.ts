@@ -1,5 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
+import { join } from 'node:path';
+
+const SERVER = join(import.meta.dirname, 'moto-server.py');
 
 export interface Moto {
   endpoint: string;
@@ -19,20 +22,20 @@ async function freePort(): Promise<number> {
 }
 
 /**
- * Starts `moto_server` on 127.0.0.1 and a free port, and points the AWS SDK at it through the
+ * Starts moto's server (through moto-server.py, which makes DynamoDB writes atomic) on 127.0.0.1 and a free port, and points the AWS SDK at it through the
  * environment (AWS_ENDPOINT_URL, dummy credentials, a region).
  */
 export async function startMoto(): Promise<Moto> {
   const port = await freePort();
   const endpoint = `http://127.0.0.1:${port}`;
-  const child: ChildProcess = spawn('moto_server', ['-H', '127.0.0.1', '-p', String(port)], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child: ChildProcess = spawn('python3', [SERVER, '-H', '127.0.0.1', '-p', String(port)], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr?.on('data', (b: Buffer) => (stderr = (stderr + b.toString()).slice(-4000)));
   const spawnError = new Promise<never>((_, reject) =>
     child.once('error', (err: NodeJS.ErrnoException) =>
       reject(
         err.code === 'ENOENT'
-          ? new Error('moto_server is not installed: the integration tests need it. Install it with: pip install "moto[server]"')
+          ? new Error('python3 is not installed: the integration tests run moto_server with it')
           : err,
       ),
     ),
@@ -46,7 +49,10 @@ export async function startMoto(): Promise<Moto> {
       } catch {
         /* not up yet */
       }
-      if (child.exitCode !== null) throw new Error(`moto_server exited (${child.exitCode}): ${stderr}`);
+      if (child.exitCode !== null) {
+        if (stderr.includes("No module named 'moto'")) throw new Error('moto is not installed for python3: the integration tests need it. Install it with: pip install "moto[server]"');
+        throw new Error(`moto_server exited (${child.exitCode}): ${stderr}`);
+      }
       if (Date.now() > deadline) throw new Error(`moto_server did not start within 30 s: ${stderr}`);
       await new Promise((r) => setTimeout(r, 100));
     }

@@ -114,3 +114,82 @@ export function segmentLines(n: number): { lines: string[]; sent: number; filter
   }
   return { lines, sent: n - filtered, filtered };
 }
+
+export interface Crowd {
+  /** Zip members: name → lines. */
+  members: Array<{ name: string; lines: string[] }>;
+  lines: number;
+  /** Records that must arrive, each once. */
+  valid: number;
+  /** Valid events per distinct_id. */
+  perDistinct: Map<string, number>;
+  /** `device:user` pairs that must be linked, each once. */
+  pairs: Set<string>;
+  rejected: { missing_distinct_id: number; invalid_timestamp: number };
+  /** Exact repeats of the line before them (Amplitude exports have these), within one chunk. */
+  duplicates: number;
+}
+
+/**
+ * Amplitude export members for a crowd: `users` people, a third of them on two devices, some
+ * anonymous events before the user is known, an invalid record every 500 lines and an exact
+ * repeat every 100 lines (placed so it never straddles a 500-line chunk boundary).
+ */
+export function amplitudeCrowd(memberCount: number, perMember: number, users = 400): Crowd {
+  const crowd: Crowd = { members: [], lines: 0, valid: 0, perDistinct: new Map(), pairs: new Set(), rejected: { missing_distinct_id: 0, invalid_timestamp: 0 }, duplicates: 0 };
+  const base = amplitudeBase();
+  let i = 0;
+  for (let m = 0; m < memberCount; m++) {
+    const lines: string[] = [];
+    for (let k = 0; k < perMember; k++, i++) {
+      const u = i % users;
+      const device = u % 3 === 0 && Math.floor(i / users) % 2 ? `dev-${u}-b` : `dev-${u}-a`;
+      const anonymous = Math.floor(i / users) % 17 === 0;
+      const r: Obj = {
+        ...base,
+        device_id: device,
+        user_id: anonymous ? null : `user-${u}`,
+        event_id: i,
+        $insert_id: `crowd-${i}`,
+        event_time: amplitudeTime(Date.UTC(2024, 0, 1) + i * 7_000),
+        event_type: i % 10 === 0 ? '[Amplitude] Page Viewed' : 'Item Viewed',
+        event_properties: { item: `sku-${i % 997}`, price: (i % 50) * 1.25, tags: ['a', 'b'] },
+        user_properties: { plan: u % 2 ? 'pro' : 'free' },
+      };
+      if (i % 2) r.uuid = `b7ec45f6-0016-4907-b433-${pad(i, 12)}`;
+      else delete r.uuid;
+      if (k % 500 === 250) {
+        if (m % 2) {
+          r.user_id = null;
+          r.device_id = null;
+          crowd.rejected.missing_distinct_id++;
+        } else {
+          r.event_time = 'not a time';
+          crowd.rejected.invalid_timestamp++;
+        }
+      } else {
+        const distinct = (r.user_id ?? r.device_id) as string;
+        crowd.valid++;
+        crowd.perDistinct.set(distinct, (crowd.perDistinct.get(distinct) ?? 0) + 1);
+        if (r.user_id) crowd.pairs.add(`${r.device_id}:${r.user_id}`);
+      }
+      lines.push(JSON.stringify(r));
+      if (k % 100 === 10) {
+        lines.push(lines.at(-1)!);
+        crowd.duplicates++;
+      }
+    }
+    crowd.lines += lines.length;
+    crowd.members.push({ name: `187520/187520_2024-01-01_${m}#0.json.gz`, lines });
+  }
+  return crowd;
+}
+
+export async function zipOf(members: Array<{ name: string; lines: string[] }>): Promise<Buffer> {
+  const zip = new yazl.ZipFile();
+  for (const m of members) zip.addBuffer(gzipSync(m.lines.join('\n') + '\n'), m.name);
+  zip.end();
+  const parts: Buffer[] = [];
+  for await (const b of zip.outputStream) parts.push(b as Buffer);
+  return Buffer.concat(parts);
+}

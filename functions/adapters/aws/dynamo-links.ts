@@ -24,17 +24,21 @@ export class DynamoLinks implements IdentityLinks {
         if (row.owner === owner && row.status === 'claimed') mine.push(l); // our own retry
         continue;
       }
+      // Two deliveries of the same chunk may race here; both must come away owning the claim,
+      // or the one that loses could finish the chunk without the link while the winner fails.
       try {
         await this.ddb.send(
           new PutCommand({
             TableName: this.table,
             Item: { pair: key, owner, status: 'claimed', anon: l.anon, user: l.user },
-            ConditionExpression: 'attribute_not_exists(pair)',
+            ConditionExpression: 'attribute_not_exists(pair) OR (#owner = :owner AND #status = :claimed)',
+            ExpressionAttributeNames: { '#owner': 'owner', '#status': 'status' },
+            ExpressionAttributeValues: { ':owner': owner, ':claimed': 'claimed' },
           }),
         );
         mine.push(l);
       } catch (err) {
-        if (!(err instanceof ConditionalCheckFailedException)) throw err; // another chunk got it first
+        if (!(err instanceof ConditionalCheckFailedException)) throw err; // another chunk got it first, or it is sent
       }
     }
     return mine;
