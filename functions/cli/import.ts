@@ -32,6 +32,8 @@ export interface ImportOptions {
   limits: Limits;
   /** Events per minute (local budget); unset: as fast as PostHog takes them. */
   eventsPerMinute?: number;
+  /** Chunks being sent at once when posting (default 2); an --out file always takes one. */
+  chunksInFlight?: number;
   /** Attempts per chunk before the import stops (a re-run continues from there). */
   attempts: number;
   retryDelayMs: number;
@@ -113,15 +115,25 @@ export async function importFile(path: string, opts: ImportOptions): Promise<Imp
 
   bar = opts.progress ? new SingleBar({ format: 'importing [{bar}] {percentage}% | {value}/{total} bytes | {eta_formatted} left', hideCursor: true }, Presets.shades_classic) : undefined;
   bar?.start(st.size, 0);
+  // Posting, two chunks go at once (one is read and transformed while the other is on the
+  // wire); an --out file is written in chunk order, one at a time.
+  const queue = new InProcessQueue(consume, opts.host ? (opts.chunksInFlight ?? 2) : 1);
   try {
-    const result = await splitFile(file, fileId, source, async () => mapping, {
-      checkpoints,
-      staging,
-      queue: new InProcessQueue(consume),
-      reports,
-      limits: opts.limits,
-      stagingKey: (id, i) => `${id}/${i}`,
-    });
+    let result;
+    try {
+      result = await splitFile(file, fileId, source, async () => mapping, {
+        checkpoints,
+        staging,
+        queue,
+        reports,
+        limits: opts.limits,
+        stagingKey: (id, i) => `${id}/${i}`,
+      });
+    } catch (err) {
+      await queue.drain().catch(() => undefined);
+      throw err;
+    }
+    await queue.drain();
     bar?.update(st.size);
     bar?.stop();
     const manifest = await checkpoints.getManifest();

@@ -206,7 +206,8 @@ async function* gunzip(source: AsyncIterable<Buffer>, limits: InflateLimits): As
     }
   })();
   const from = Readable.from(counted, { objectMode: false });
-  const z = createGunzip();
+  // Large output pieces: each one crosses several async hops on its way to the chunk planner.
+  const z = createGunzip({ chunkSize: 256 * 1024 });
   from.on('error', (e) => z.destroy(e));
   let out = 0;
   for await (const b of from.pipe(z) as AsyncIterable<Buffer>) {

@@ -5,32 +5,51 @@ export const LIB = 'posthog-backfill';
 /**
  * PostHog applies `$set` in ingestion order, not event time, so a historical `$set` would
  * overwrite newer live values. In `set_once` mode it becomes `$set_once` (an explicit
- * `$set_once` on the record wins for the same key).
+ * `$set_once` on the record wins for the same key). `props` is the caller's own, freshly built
+ * object and is changed in place (a copy per event is most of a transform's garbage).
  */
 export function applyPersonMode(props: Record<string, unknown>, mode: PersonMode): Record<string, unknown> {
   if (mode === 'set' || props.$set === undefined) return props;
-  const { $set, ...rest } = props;
-  return { ...rest, $set_once: { ...($set as object), ...((props.$set_once as object | undefined) ?? {}) } };
+  const merged = { ...(props.$set as object), ...((props.$set_once as object | undefined) ?? {}) };
+  delete props.$set;
+  props.$set_once = merged;
+  return props;
 }
 
-/** Person properties from a source (user properties, traits) under `$set` or `$set_once`. */
+/** Person properties from a source (user properties, traits) under `$set` or `$set_once`, in place. */
 export function personUpdate(props: Record<string, unknown>, person: Record<string, unknown> | undefined, mode: PersonMode): Record<string, unknown> {
-  if (!person || !Object.keys(person).length) return props;
-  return applyPersonMode({ ...props, $set: { ...((props.$set as object | undefined) ?? {}), ...person } }, mode);
+  if (!person) return props;
+  let any = false;
+  for (const _ in person) {
+    any = true;
+    break;
+  }
+  if (!any) return props;
+  if (mode === 'set') props.$set = props.$set === undefined ? person : { ...(props.$set as object), ...person };
+  else props.$set_once = { ...person, ...((props.$set_once as object | undefined) ?? {}) };
+  return applyPersonMode(props, mode);
 }
 
-/** Adds the origin property and a `$lib` when the record had none. */
+/** Adds the origin property and a `$lib` when the record had none, in place. */
 export function tagOrigin(props: Record<string, unknown>, origin: string, property: string): Record<string, unknown> {
-  const out: Record<string, unknown> = { ...props, [property]: origin };
-  if (out.$lib === undefined) out.$lib = LIB;
-  return out;
+  props[property] = origin;
+  if (props.$lib === undefined) props.$lib = LIB;
+  return props;
 }
 
 /** Drops null and undefined values: absent is what PostHog expects for "unknown". */
 export function compact(obj: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(obj)) if (v !== null && v !== undefined && v !== '') out[k] = v;
+  for (const k in obj) {
+    const v = obj[k];
+    if (v !== null && v !== undefined && v !== '') out[k] = v;
+  }
   return out;
+}
+
+/** Sets `key` unless the value is null, undefined or empty: `compact` without the copy. */
+export function put(props: Record<string, unknown>, key: string, v: unknown): void {
+  if (v !== null && v !== undefined && v !== '') props[key] = v;
 }
 
 export function isPlainObject(v: unknown): v is Record<string, unknown> {

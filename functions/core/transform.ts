@@ -21,6 +21,8 @@ export interface RejectedRecord {
 
 export interface TransformResult {
   events: PostHogEvent[];
+  /** Each event's serialized size in bytes, aligned with `events`. */
+  eventBytes: number[];
   /** The record (line) each event came from, aligned with `events`. */
   eventLines: number[];
   links: IdentityLink[];
@@ -38,7 +40,7 @@ export interface TransformResult {
  * events), rejected with its line and reason, or filtered by a named rule.
  */
 export function transformRecords(records: Iterable<RawRecord>, format: Format, ctx: TransformContext): TransformResult {
-  const out: TransformResult = { events: [], eventLines: [], links: [], rejected: [], filtered: {}, duplicates: 0, read: 0 };
+  const out: TransformResult = { events: [], eventBytes: [], eventLines: [], links: [], rejected: [], filtered: {}, duplicates: 0, read: 0 };
   const seen = new Set<string>();
   for (const { n, text, invalidUtf8 } of records) {
     out.read++;
@@ -46,15 +48,18 @@ export function transformRecords(records: Iterable<RawRecord>, format: Format, c
     if ('code' in res) out.rejected.push({ n, code: res.code, reason: res.message, record: clipRecord(text) });
     else if ('filtered' in res) out.filtered[res.filtered] = (out.filtered[res.filtered] ?? 0) + 1;
     else {
-      const fresh = res.events.filter((e) => !seen.has(e.uuid));
-      if (res.events.length && !fresh.length) {
-        out.duplicates++;
-        continue;
-      }
-      for (const e of fresh) {
+      let fresh = 0;
+      res.events.forEach((e, i) => {
+        if (seen.has(e.uuid)) return;
+        fresh++;
         seen.add(e.uuid);
         out.events.push(e);
+        out.eventBytes.push(res.bytes[i]!);
         out.eventLines.push(n);
+      });
+      if (res.events.length && !fresh) {
+        out.duplicates++;
+        continue;
       }
       if (res.links) out.links.push(...res.links);
     }
@@ -62,7 +67,7 @@ export function transformRecords(records: Iterable<RawRecord>, format: Format, c
   return out;
 }
 
-function transformOne(text: string, format: Format, ctx: TransformContext): { events: PostHogEvent[]; links?: IdentityLink[] } | Rejection | { filtered: string } {
+function transformOne(text: string, format: Format, ctx: TransformContext): { events: PostHogEvent[]; bytes: number[]; links?: IdentityLink[] } | Rejection | { filtered: string } {
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -72,6 +77,7 @@ function transformOne(text: string, format: Format, ctx: TransformContext): { ev
   const res = format.toEvents(value, ctx);
   if ('code' in res || 'filtered' in res) return res;
   const events: PostHogEvent[] = [];
+  const bytes: number[] = [];
   let rule: string | undefined;
   for (const e of res.events) {
     const mapped = applyMapping(e, ctx.mapping);
@@ -82,10 +88,11 @@ function transformOne(text: string, format: Format, ctx: TransformContext): { ev
     const size = Buffer.byteLength(JSON.stringify(mapped));
     if (size > MAX_EVENT_BYTES) return reject('event_too_large', `event is ${size} bytes; capture accepts at most ${MAX_EVENT_BYTES}`);
     events.push(mapped);
+    bytes.push(size);
   }
   // A record whose every event was filtered counts as filtered; links still hold (same person).
   if (!events.length && rule) return { filtered: rule };
-  return { events, ...(res.links ? { links: res.links } : {}) };
+  return { events, bytes, ...(res.links ? { links: res.links } : {}) };
 }
 
 // Keep rejected reports readable: a record over 64 KiB is reported by its head only.

@@ -42,6 +42,8 @@ export interface Checkpoints {
 
 /** Chunk bodies between splitter and sender (claim check). */
 export interface Staging {
+  /** Puts worth overlapping with reading the next chunks (default 1: each put is awaited). */
+  readonly inFlight?: number;
   put(key: string, body: Buffer): Promise<void>;
   get(key: string): Promise<Buffer>;
 }
@@ -56,6 +58,8 @@ export interface Reports {
 
 export interface ChunkQueue {
   send(messages: ChunkMessage[]): Promise<void>;
+  /** Messages per `send` (SQS: 10); a queue that consumes in-process takes them one by one. */
+  readonly maxBatch?: number;
 }
 
 /**
@@ -64,7 +68,8 @@ export interface ChunkQueue {
  * the caller retries the whole chunk.
  */
 export interface EventSink {
-  send(events: PostHogEvent[]): Promise<SendResult>;
+  /** `bytes[i]`, when given, is the serialized size of `events[i]` (saves measuring it again). */
+  send(events: PostHogEvent[], bytes?: number[]): Promise<SendResult>;
 }
 
 export interface SendResult {

@@ -33,18 +33,16 @@ export async function sendChunk(msg: ChunkMessage, deps: SendDeps): Promise<Chun
   }
   const ctx: TransformContext = { origin: deps.origin(msg), now: Date.now(), mapping: parseMapping(msg.mapping, `chunk ${msg.chunk}`) };
   const body = await deps.staging.get(msg.staged);
-  const records = recordsOf(body, msg.firstLine);
-  const result = transformRecords(records, deps.format(msg.format), ctx);
+  const result = transformRecords(recordsOf(body, msg.firstLine), deps.format(msg.format), ctx);
 
   // Device-to-user links: claimed in the sent-alias table first, so no other chunk sends them.
   const owner = `${msg.fileId}#${msg.chunk}`;
   const claimed = result.links.length ? await deps.links.claim(uniqueLinks(result.links), owner) : [];
   const identifies = claimed.map((l) => identifyEvent(l, ctx));
-  const { rejected: refused } = await deps.sink.send([...identifies, ...result.events]);
+  const { rejected: refused } = await deps.sink.send([...identifies, ...result.events], [...identifies.map((e) => Buffer.byteLength(JSON.stringify(e))), ...result.eventBytes]);
 
   // Events capture refused for themselves (after bisection) turn their records into rejections.
   const refusedBy = new Map(refused.map((r) => [r.uuid, r]));
-  const textOf = new Map(records.map((r) => [r.n, r.text]));
   const refusedLines = new Map<number, string>();
   let events = 0;
   let noTimestamp = 0;
@@ -56,6 +54,9 @@ export async function sendChunk(msg: ChunkMessage, deps: SendDeps): Promise<Chun
       if (e.timestamp === undefined) noTimestamp++;
     }
   });
+  // The texts of refused records, read again from the body only when there are any (keeping
+  // every record's text for the whole send would double a chunk's memory).
+  const textOf = new Map(refusedLines.size ? recordsOf(body, msg.firstLine).filter((r) => refusedLines.has(r.n)).map((r) => [r.n, r.text]) : []);
   const links = claimed.filter((_, i) => !refusedBy.has(identifies[i]!.uuid));
   if (links.length) await deps.links.confirm(links, owner);
 

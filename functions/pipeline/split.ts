@@ -79,6 +79,15 @@ export async function splitFile(
   let configured: FormatName | undefined;
   const errors: string[] = [];
   let pending: ChunkMessage[] = [];
+  // Staging uploads (and their compression) overlap the reading of the next chunks; a chunk's
+  // message is queued only once its body is stored, in chunk order.
+  const staging: Array<Promise<ChunkMessage>> = [];
+  const settle = async (keep: number) => {
+    while (staging.length > keep) {
+      pending.push(await staging.shift()!);
+      if (pending.length >= (deps.queue.maxBatch ?? SQS_BATCH)) await flush();
+    }
+  };
   const flush = async () => {
     if (!pending.length) return;
     await deps.queue.send(pending);
@@ -118,8 +127,7 @@ export async function splitFile(
         const status = await deps.checkpoints.addChunk(fileId, chunk.index);
         if (status === 'done') continue;
         const staged = deps.stagingKey(fileId, chunk.index);
-        await deps.staging.put(staged, chunk.body);
-        pending.push({
+        const message: ChunkMessage = {
           v: 1,
           fileId,
           file,
@@ -132,9 +140,16 @@ export async function splitFile(
           records: chunk.records,
           staged,
           oversize: chunk.oversize,
-        });
-        if (pending.length >= SQS_BATCH) await flush();
+        };
+        const put = deps.staging.put(staged, chunk.body).then(
+          () => message,
+          (err: unknown) => Promise.reject(new StagingFailed(err)),
+        );
+        put.catch(() => undefined); // awaited in order by settle(); this only avoids an unhandled rejection
+        staging.push(put);
+        await settle((deps.staging.inFlight ?? 1) - 1);
         if (deps.shouldPause?.()) {
+          await settle(0);
           await flush();
           // Only one run may hand over at a given point: a retried run must not fork the chain.
           const first = await deps.checkpoints.recordPause(fileId, chunk.index + 1);
@@ -143,10 +158,17 @@ export async function splitFile(
       }
     }
   } catch (err) {
+    if (err instanceof StagingFailed) throw err.cause; // storage trouble: the whole split is retried
     // A bad config, an unknown format, an unreadable rest of file (truncated gzip, broken JSON
     // array): the split ends there; what was read is still sent, and the report says why.
     errors.push(`${records ? `reading stopped after ${records} records: ` : ''}${(err as Error).message}`);
     deps.log?.('split stopped', { fileId, records, reason: (err as Error).message });
+  }
+  // Chunks cut before an error still go once their bodies are stored.
+  try {
+    await settle(0);
+  } catch (err) {
+    throw err instanceof StagingFailed ? err.cause : err;
   }
   if (!records && !errors.length) errors.push('the file holds no records');
   const error = errors.length ? `${file.uri}: ${errors.join('; ')}` : undefined;
@@ -156,6 +178,12 @@ export async function splitFile(
   // A file whose chunks are all done already (or that has none) is reported here.
   await finishFile(fileId, deps);
   return { fileId, format, chunks, records, queued, skipped: undefined, ...(error ? { error } : {}) };
+}
+
+class StagingFailed extends Error {
+  constructor(override readonly cause: unknown) {
+    super('staging failed');
+  }
 }
 
 function decodeOptions(format: FormatName | undefined, mapping: MappingConfig): DecodeOptions {

@@ -64,7 +64,8 @@ describe('backfill import (local mode)', () => {
     const { text, valid } = posthogRecords(1_000, { seed: 'resume' });
     const input = join(dir, 'resume.jsonl');
     writeFileSync(input, text);
-    const o = opts(dir, { host: capture.url, apiKey: KEY });
+    // One chunk at a time, so the scripted faults meet the requests in a known order.
+    const o = opts(dir, { host: capture.url, apiKey: KEY, chunksInFlight: 1 });
     const before = { unique: capture.unique, received: capture.received };
     // Chunks 0-2 go through (two batches each), then chunk 3's second batch fails.
     capture.fail(...Array.from({ length: 7 }, () => ({ kind: 'pass' as const })), { kind: 'status', status: 500 }, { kind: 'status', status: 500 }, { kind: 'status', status: 500 }, { kind: 'status', status: 500 });
@@ -83,6 +84,26 @@ describe('backfill import (local mode)', () => {
     const { stdout } = await run(process.execPath, [BIN, 'status', '--state-dir', o.stateDir]);
     assert.match(stdout, /resume\.jsonl \[posthog\] done, 5\/5 chunks/);
     assert.match(stdout, new RegExp(`read 1000 = sent ${valid} \\+ rejected 0 \\+ filtered 0 \\+ duplicates 0`));
+  });
+
+  test('with two chunks in flight, a failure stops the run and a re-run completes it exactly', async () => {
+    const dir = workdir();
+    const { text, valid } = posthogRecords(3_000, { seed: 'inflight' });
+    const input = join(dir, 'inflight.jsonl');
+    writeFileSync(input, text);
+    const o = opts(dir, { host: capture.url, apiKey: KEY });
+    const before = capture.unique;
+    // Capture goes down once a few batches were accepted, while two chunks are in flight.
+    const accepted = capture.log.length;
+    const watch = setInterval(() => capture.log.length >= accepted + 4 && capture.outage({ kind: 'status', status: 500 }), 1);
+    await assert.rejects(importFile(input, { ...o, attempts: 1 }), /failed 1 times/);
+    clearInterval(watch);
+    capture.outage(undefined);
+    assert.ok(capture.unique - before >= 400 && capture.unique - before < valid, 'part of the file went before the failure');
+    const res = await importFile(input, o);
+    assert.equal(capture.unique - before, valid);
+    assert.equal(res.report?.records.sent, valid);
+    assert.equal(res.report?.reconciled, true);
   });
 
   test('killed mid-run (SIGKILL), the CLI resumes to exactly one line per event', async () => {

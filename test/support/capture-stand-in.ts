@@ -17,6 +17,10 @@ export interface CaptureOptions {
   apiKey?: string;
   /** An extra server-side rule: a reason to refuse the whole batch an event is in. */
   refuse?: (e: Accepted) => string | undefined;
+  /** Added to every answer: a network round trip to PostHog, which loopback does not have. */
+  latencyMs?: number;
+  /** Keep each accepted event (default), or only its uuid (benchmarks with millions of events). */
+  keepEvents?: boolean;
   /** Chance per request of a 503 / a reset / a 429 burst start; a seeded PRNG keeps runs repeatable. */
   random?: { status503?: number; reset?: number; burst429?: number; seed?: number };
 }
@@ -31,6 +35,7 @@ export interface Accepted {
 
 export class CaptureStandIn {
   readonly events = new Map<string, Accepted>();
+  private readonly uuids = new Set<string>();
   /** Every event accepted, repeats included. */
   received = 0;
   /** Events accepted per request, with the time each request arrived. */
@@ -74,7 +79,7 @@ export class CaptureStandIn {
   }
 
   get unique(): number {
-    return this.events.size;
+    return this.uuids.size;
   }
 
   private nextFault(): Fault | undefined {
@@ -99,6 +104,7 @@ export class CaptureStandIn {
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     this.requests++;
+    if (this.opts.latencyMs) await new Promise((r) => setTimeout(r, this.opts.latencyMs));
     if (req.method !== 'POST' || !req.url?.startsWith('/batch')) return reply(res, 404, { error: 'not found' });
     const next = this.nextFault();
     const fault = next?.kind === 'pass' ? undefined : next;
@@ -143,7 +149,8 @@ export class CaptureStandIn {
     this.log.push({ at: Date.now(), events: payload.batch.length });
     for (const e of payload.batch as Accepted[]) {
       this.received++;
-      this.events.set(e.uuid, e);
+      this.uuids.add(e.uuid);
+      if (this.opts.keepEvents !== false) this.events.set(e.uuid, e);
     }
     reply(res, 200, { status: 'Ok' });
   }

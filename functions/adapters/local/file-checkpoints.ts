@@ -96,7 +96,15 @@ export class FileCheckpoints implements Checkpoints {
     await this.save();
   }
 
-  private async save(): Promise<void> {
+  // Chunks finish concurrently; their writes go one after another, each with the latest state.
+  private saving: Promise<void> = Promise.resolve();
+  private save(): Promise<void> {
+    const next = this.saving.then(() => this.write());
+    this.saving = next.catch(() => undefined);
+    return next;
+  }
+
+  private async write(): Promise<void> {
     await mkdir(dirname(this.path), { recursive: true });
     const tmp = `${this.path}.tmp`;
     await writeFile(tmp, JSON.stringify(this.state));

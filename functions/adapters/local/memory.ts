@@ -18,13 +18,38 @@ export class MemoryStaging implements Staging {
 }
 
 /**
- * The local queue: `send` hands each chunk straight to the consumer and resolves when it is
- * done, so the splitter never runs ahead of the sender by more than one chunk.
+ * The local queue: `send` hands each chunk to the consumer and returns once fewer than
+ * `concurrency` chunks are being consumed, so reading the next chunk overlaps sending the last
+ * ones while memory stays bounded. `drain` waits for the rest and surfaces the first failure.
  */
 export class InProcessQueue implements ChunkQueue {
-  constructor(private readonly consume: (msg: ChunkMessage) => Promise<void>) {}
+  // One at a time, so the splitter waits for the senders instead of staging ten chunks ahead.
+  readonly maxBatch = 1;
+  private readonly running = new Set<Promise<void>>();
+  private failure: unknown;
+
+  constructor(
+    private readonly consume: (msg: ChunkMessage) => Promise<void>,
+    private readonly concurrency = 1,
+  ) {}
 
   async send(messages: ChunkMessage[]): Promise<void> {
-    for (const m of messages) await this.consume(m);
+    for (const m of messages) {
+      while (this.running.size >= this.concurrency) await Promise.race(this.running);
+      if (this.failure) throw this.failure;
+      const p: Promise<void> = this.consume(m).then(
+        () => void this.running.delete(p),
+        (err: unknown) => {
+          this.running.delete(p);
+          this.failure ??= err;
+        },
+      );
+      this.running.add(p);
+    }
+  }
+
+  async drain(): Promise<void> {
+    await Promise.all(this.running);
+    if (this.failure) throw this.failure;
   }
 }

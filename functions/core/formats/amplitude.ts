@@ -1,6 +1,6 @@
 import stringify from 'safe-stable-stringify';
 import { reject } from '../event';
-import { compact, idOf, isPlainObject, personUpdate } from '../properties';
+import { compact, idOf, isPlainObject, personUpdate, put } from '../properties';
 import { parseTimestamp } from '../timestamp';
 import { deriveUuid, isValidUuid } from '../uuid';
 import { buildEvent } from './build';
@@ -48,43 +48,36 @@ export const amplitudeFormat: Format = {
     if (r.event_properties !== undefined && r.event_properties !== null && !isPlainObject(r.event_properties)) {
       return reject('invalid_properties', 'event_properties is not an object');
     }
-    const eventProps: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries((r.event_properties as Record<string, unknown> | undefined) ?? {})) eventProps[PAGE_PROPERTIES[k] ?? k] = v;
-
-    const session = typeof r.session_id === 'number' && r.session_id > 0 ? r.session_id : undefined;
-    const groups = isPlainObject(r.groups) && Object.keys(r.groups).length ? r.groups : undefined;
-    let props: Record<string, unknown> = {
-      ...eventProps,
-      ...compact({
-        $device_id: deviceId || undefined,
-        $os: r.os_name,
-        $os_version: r.os_version,
-        $device_type: r.device_type,
-        $device_manufacturer: r.device_manufacturer,
-        $device_model: r.device_model,
-        $device_brand: r.device_brand,
-        $carrier: r.device_carrier,
-        $app_version: r.version_name,
-        $browser_language: r.language,
-        $ip: r.ip_address,
-        $geoip_city_name: r.city,
-        $geoip_country_name: r.country,
-        $geoip_subdivision_1_name: r.region,
-        $geoip_latitude: r.location_lat,
-        $geoip_longitude: r.location_lng,
-        $groups: groups,
-        amplitude_session_id: session,
-        amplitude_id: r.amplitude_id,
-        amplitude_event_id: r.event_id,
-        amplitude_platform: r.platform,
-        amplitude_library: r.library,
-        amplitude_insert_id: r.$insert_id,
-      }),
-      // The export already carries the location; geo-locating by the sender's IP would be wrong.
-      $geoip_disable: true,
-    };
-    const person = { ...(isPlainObject(r.user_properties) ? r.user_properties : {}) };
-    props = personUpdate(props, compact(person), ctx.mapping.personMode);
+    // Built field by field into one object: no intermediate copies (this runs per record).
+    const props: Record<string, unknown> = {};
+    const ep = r.event_properties as Record<string, unknown> | undefined;
+    if (ep) for (const k in ep) props[PAGE_PROPERTIES[k] ?? k] = ep[k];
+    put(props, '$device_id', deviceId);
+    put(props, '$os', r.os_name);
+    put(props, '$os_version', r.os_version);
+    put(props, '$device_type', r.device_type);
+    put(props, '$device_manufacturer', r.device_manufacturer);
+    put(props, '$device_model', r.device_model);
+    put(props, '$device_brand', r.device_brand);
+    put(props, '$carrier', r.device_carrier);
+    put(props, '$app_version', r.version_name);
+    put(props, '$browser_language', r.language);
+    put(props, '$ip', r.ip_address);
+    put(props, '$geoip_city_name', r.city);
+    put(props, '$geoip_country_name', r.country);
+    put(props, '$geoip_subdivision_1_name', r.region);
+    put(props, '$geoip_latitude', r.location_lat);
+    put(props, '$geoip_longitude', r.location_lng);
+    if (isPlainObject(r.groups) && Object.keys(r.groups).length) props.$groups = r.groups;
+    if (typeof r.session_id === 'number' && r.session_id > 0) props.amplitude_session_id = r.session_id;
+    put(props, 'amplitude_id', r.amplitude_id);
+    put(props, 'amplitude_event_id', r.event_id);
+    put(props, 'amplitude_platform', r.platform);
+    put(props, 'amplitude_library', r.library);
+    put(props, 'amplitude_insert_id', r.$insert_id);
+    // The export already carries the location; geo-locating by the sender's IP would be wrong.
+    props.$geoip_disable = true;
+    if (isPlainObject(r.user_properties)) personUpdate(props, compact(r.user_properties), ctx.mapping.personMode);
 
     // Amplitude's uuid is per event; else device + $insert_id (Amplitude's own dedup key); else content.
     const uuid = isValidUuid(r.uuid)

@@ -1,0 +1,15 @@
+import { fork } from 'node:child_process';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { importFile } from '../functions/cli/import';
+import { Limits } from '../functions/core/settings';
+const c = fork('bench/stand-in.ts', { execArgv: ['--import', 'tsx'] });
+const { url } = await new Promise<{ url: string }>((r) => c.once('message', (m) => r(m as { url: string })));
+const max: Record<string, number> = {};
+const t = setInterval(() => { for (const [k, v] of Object.entries(process.memoryUsage())) max[k] = Math.max(max[k] ?? 0, v / 1e6); }, 20);
+const stateDir = await mkdtemp(join(tmpdir(), 'm-'));
+await importFile('/tmp/posthog-backfill-bench/amplitude-100mb.jsonl.gz', { host: url, apiKey: 'k', stateDir, limits: Limits.parse({}), attempts: 1, retryDelayMs: 10, progress: false, chunksInFlight: Number(process.env.CIF ?? 2) });
+clearInterval(t);
+console.log(Object.fromEntries(Object.entries(max).map(([k, v]) => [k, Math.round(v)])), 'maxRSS', Math.round(process.resourceUsage().maxRSS / 1024));
+c.send({ op: 'stop' });

@@ -1,0 +1,212 @@
+// `npm run bench`: measures the send path, the splitter and memory side by side in one run, on
+// files it generates, against a capture stand-in on loopback; then prices 10 M events.
+import { execFileSync, fork, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { Command } from 'commander';
+import { build } from 'esbuild';
+import { writeAmplitudeFile } from './data';
+import { costModel, type CostInput } from './cost';
+import type { Job, Measured } from './worker';
+
+const program = new Command()
+  .option('--mb <n>', 'uncompressed MB of the file for the speed runs', Number, 100)
+  .option('--memory-mb <n>', 'uncompressed MB of the smaller memory run (the larger is 10x)', Number, 100)
+  .option('--rtt-ms <n>', 'round trip the capture stand-in adds to every request, as a WAN link to PostHog would', Number, 50)
+  .option('--no-memory', 'skip the memory runs')
+  .option('--no-cost', 'skip the cost model (needs moto)')
+  .option('--only <sections>', 'comma list of: send,floor,split,memory,cost')
+  .option('--dir <dir>', 'where generated inputs are kept between runs', join(tmpdir(), 'posthog-backfill-bench'));
+const opts = program.parse().opts<{ mb: number; memoryMb: number; rttMs: number; memory: boolean; cost: boolean; only?: string; dir: string }>();
+const want = (s: string) => (opts.only ? opts.only.split(',').includes(s) : s !== 'memory' || opts.memory) && (s !== 'cost' || opts.cost);
+
+const STAND_IN = join(import.meta.dirname, 'stand-in.ts');
+
+// The measured code runs bundled by esbuild, as the Lambdas run it (tsx would add its own
+// compiler's time and memory to every number).
+mkdirSync(opts.dir, { recursive: true });
+const WORKER = join(opts.dir, 'worker.cjs');
+await build({ entryPoints: [join(import.meta.dirname, 'worker.ts')], bundle: true, platform: 'node', target: 'node20', format: 'cjs', outfile: WORKER, logLevel: 'warning' });
+
+// BENCH_PROFILE=dir writes a CPU profile of each measured run there (node --cpu-prof).
+const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_PROFILE] : [];
+
+function child(script: string, measured = false, flags: string[] = [], env: NodeJS.ProcessEnv = {}): ChildProcess {
+  const tsx = script.endsWith('.ts') ? ['--import', 'tsx'] : [];
+  const execArgv = [...tsx, ...(process.env.BENCH_V8 ? process.env.BENCH_V8.split(' ') : []), ...flags, ...(measured ? profile : [])];
+  return fork(script, { execArgv, env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+}
+
+function run(job: Job, flags: string[] = []): Promise<Measured> {
+  const c = child(WORKER, true, flags);
+  return new Promise((resolve, reject) => {
+    c.once('message', (m) => resolve(m as Measured));
+    c.once('exit', (code) => code && reject(new Error(`${job.mode} worker exited ${code}`)));
+    c.send(job);
+  });
+}
+
+class StandIn {
+  private c: ChildProcess;
+  constructor(rttMs = 0) {
+    this.c = child(STAND_IN, false, [], { BENCH_RTT_MS: String(rttMs) });
+  }
+  url = '';
+  private ask<T>(op: string): Promise<T> {
+    return new Promise((resolve) => {
+      this.c.once('message', (m) => resolve(m as T));
+      if (op !== 'start') this.c.send({ op });
+    });
+  }
+  async start() {
+    this.url = (await this.ask<{ url: string }>('start')).url;
+    return this;
+  }
+  async reset() {
+    this.url = (await this.ask<{ url: string }>('reset')).url;
+  }
+  stats() {
+    return this.ask<{ unique: number; received: number; requests: number; rejected: number }>('stats');
+  }
+  stop() {
+    this.c.send({ op: 'stop' });
+  }
+}
+
+async function input(mb: number): Promise<{ path: string; records: number; gzMb: number; rawMb: number }> {
+  mkdirSync(opts.dir, { recursive: true });
+  const path = join(opts.dir, `amplitude-${mb}mb.jsonl.gz`);
+  const meta = `${path}.records`;
+  if (!existsSync(meta)) {
+    process.stderr.write(`generating ${mb} MB of Amplitude records… `);
+    const { records, rawBytes } = await writeAmplitudeFile(path, mb * 1e6);
+    execFileSync('sh', ['-c', `echo ${records} ${rawBytes} > "${meta}"`]);
+    process.stderr.write('done\n');
+  }
+  const [records, raw] = execFileSync('cat', [meta]).toString().trim().split(' ').map(Number);
+  return { path, records: records!, gzMb: statSync(path).size / 1e6, rawMb: raw! / 1e6 };
+}
+
+const perSec = (n: number, ms: number) => (n / ms) * 1000;
+const fmt = (n: number, d = 0) => n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
+const rows: string[][] = [];
+const row = (...cells: string[]) => rows.push(cells);
+const verdicts: string[] = [];
+const target = (ok: boolean, what: string) => verdicts.push(`${ok ? 'met   ' : 'MISSED'}  ${what}`);
+
+const file = await input(opts.mb);
+console.log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, ${fmt(totalmem() / 2 ** 30, 1)} GiB, node ${process.version}, ${process.platform}/${process.arch}`);
+console.log(`input: ${fmt(file.records)} Amplitude records, ${fmt(file.rawMb, 1)} MB raw, ${fmt(file.gzMb, 1)} MB gzipped\n`);
+
+let sendRate = 0;
+let sender: Measured | undefined;
+let splitter: Measured | undefined;
+if (want('send')) {
+  // Twice: on bare loopback, and with the round trip a real link to PostHog adds (the naive
+  // loop's one-request-at-a-time flushing only shows there).
+  for (const rtt of [0, opts.rttMs]) {
+    const standIn = await new StandIn(rtt).start();
+    const naive = await run({ mode: 'naive', file: file.path, host: standIn.url });
+    const naiveAt = await standIn.stats();
+    await standIn.reset();
+    const local = await run({ mode: 'local', file: file.path, host: standIn.url });
+    const localAt = await standIn.stats();
+    await standIn.reset();
+    const sent = await run({ mode: 'sender', file: file.path, host: standIn.url });
+    const senderAt = await standIn.stats();
+    standIn.stop();
+    if (rtt === 0) sender = sent;
+
+    const naiveRate = perSec(naiveAt.unique, naive.ms);
+    const localRate = perSec(local.events, local.ms);
+    const senderRate = perSec(sent.events, sent.ms);
+    const localLost = local.events + (local.links ?? 0) - localAt.unique;
+    const senderLost = sent.events + (sent.links ?? 0) - senderAt.unique;
+    row(`1. send path, ${rtt} ms round trip`, 'events/s delivered', 'lost', 'ratio');
+    row('naive posthog-node loop', fmt(naiveRate), `${fmt(naive.records - naiveAt.unique)} of ${fmt(naive.records)}`, '1.0×');
+    row('local mode (split + send)', fmt(localRate), fmt(localLost), `${fmt(localRate / naiveRate, 1)}×`);
+    row('sender core (chunks, send)', fmt(senderRate), fmt(senderLost), `${fmt(senderRate / naiveRate, 1)}×`);
+    if (rtt === 0) sendRate = localRate;
+    target(localRate >= 10 * naiveRate && localLost === 0 && senderLost === 0, `send path ≥ 10× the naive loop at ${rtt} ms, nothing lost (${fmt(localRate / naiveRate, 1)}×, we lost ${localLost + senderLost}, the naive loop ${fmt(naive.records - naiveAt.unique)})`);
+  }
+}
+
+if (want('floor')) {
+  const floor = await run({ mode: 'floor', file: file.path });
+  const floorRate = perSec(floor.records, floor.ms);
+  row('2. floor (one core)', 'events/s', '', 'share');
+  row('gunzip + parse + serialize + gzip', fmt(floorRate), '', '100 %');
+  const share = (rate: number) => `${fmt((rate / floorRate) * 100)} %`;
+  if (sendRate) row('local mode (0 ms)', fmt(sendRate), '', share(sendRate));
+  if (sender) row('sender core (0 ms)', fmt(perSec(sender.events, sender.ms)), '', share(perSec(sender.events, sender.ms)));
+  // Where the rest goes: our transform alone, and posthog-node's send of its output alone.
+  const standIn = await new StandIn(0).start();
+  const parts = await run({ mode: 'parts', file: file.path, host: standIn.url });
+  standIn.stop();
+  row('  of which: transform (parse, map, validate)', fmt(perSec(parts.events, parts.transformMs!)), '', share(perSec(parts.events, parts.transformMs!)));
+  row('  of which: posthog-node (queue, JSON, gzip, POST)', fmt(perSec(parts.events, parts.sendMs!)), '', share(perSec(parts.events, parts.sendMs!)));
+  if (sendRate) target(sendRate >= 0.6 * floorRate, `send path ≥ 60 % of the floor (${share(sendRate)})`);
+}
+
+if (want('split')) {
+  splitter = await run({ mode: 'split', file: file.path });
+  const t = performance.now();
+  spawnSync('sh', ['-c', `zcat "${file.path}" > /dev/null`]);
+  const zcatMs = performance.now() - t;
+  const ours = file.gzMb / (splitter.ms / 1000);
+  const zcat = file.gzMb / (zcatMs / 1000);
+  row('3. splitter vs zcat', 'MB/s (gzipped)', 'MB/s (raw)', 'share');
+  row('zcat > /dev/null', fmt(zcat, 1), fmt(file.rawMb / (zcatMs / 1000), 1), '100 %');
+  row('splitter streaming path', fmt(ours, 1), fmt(file.rawMb / (splitter.ms / 1000), 1), `${fmt((ours / zcat) * 100)} %`);
+  target(ours >= 0.7 * zcat, `splitter ≥ 70 % of zcat (${fmt((ours / zcat) * 100)} %)`);
+}
+
+if (want('memory')) {
+  const small = await input(opts.memoryMb);
+  const large = await input(opts.memoryMb * 10);
+  const standIn = await new StandIn().start();
+  // Local mode twice: with V8's default heap (which on a big machine collects lazily and keeps
+  // what it may), and with the heap capped as a 256 MB budget would have it.
+  const CAP = ['--max-old-space-size=96', '--max-semi-space-size=8'];
+  const rss: Record<string, number[]> = { splitter: [], 'local mode, default heap': [], 'local mode, heap capped': [] };
+  for (const f of [small, large]) {
+    rss.splitter!.push((await run({ mode: 'split', file: f.path })).maxRssMb);
+    await standIn.reset();
+    rss['local mode, default heap']!.push((await run({ mode: 'local', file: f.path, host: standIn.url })).maxRssMb);
+    await standIn.reset();
+    rss['local mode, heap capped']!.push((await run({ mode: 'local', file: f.path, host: standIn.url }, CAP)).maxRssMb);
+  }
+  standIn.stop();
+  row('4. peak RSS', `${fmt(small.rawMb)} MB raw`, `${fmt(large.rawMb)} MB raw`, 'growth');
+  for (const [name, [a, b]] of Object.entries(rss)) row(name, `${fmt(a!)} MB`, `${fmt(b!)} MB`, `${fmt((b! / a!) * 100 - 100)} %`);
+  const ok = (name: string) => rss[name]![1]! <= rss[name]![0]! * 1.25 && Math.max(...rss[name]!) <= 256;
+  target(ok('splitter'), `splitter: peak RSS flat across 10× input and ≤ 256 MB (max ${fmt(Math.max(...rss.splitter!))} MB)`);
+  target(ok('local mode, heap capped'), `local mode (${CAP.join(' ')}): flat and ≤ 256 MB (max ${fmt(Math.max(...rss['local mode, heap capped']!))} MB)`);
+  target(ok('local mode, default heap'), `local mode, default heap: flat and ≤ 256 MB (max ${fmt(Math.max(...rss['local mode, default heap']!))} MB)`);
+}
+
+if (want('cost')) {
+  const input: CostInput = {
+    senderCpuMsPerChunk: sender ? sender.cpuMs / sender.chunkMs!.length : undefined,
+    chunkRecords: sender?.chunkRecords ?? 5000,
+    splitterCpuMsPerMbGz: splitter ? splitter.cpuMs / file.gzMb : undefined,
+    gzBytesPerEvent: (file.gzMb * 1e6) / file.records,
+  };
+  const cost = await costModel(input);
+  row('5. cost per 10 M events', cost.region, `Lambda ${cost.memoryMb} MB arm64`, 'USD');
+  for (const [k, v] of cost.lines) row(k, v.detail, '', fmt(v.usd, 3));
+  row('total', '', '', fmt(cost.total, 3));
+  target(cost.total <= 0.5, `≤ $0.50 per 10 M events ($${fmt(cost.total, 2)})`);
+  for (const n of cost.notes) verdicts.push(`note    ${n}`);
+}
+
+
+const widths = [0, 1, 2, 3].map((i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+for (const r of rows) {
+  const heading = /^\d\./.test(r[0]!);
+  if (heading) console.log('');
+  console.log(r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  '));
+}
+console.log('\ntargets:');
+for (const v of verdicts) console.log(`  ${v}`);
