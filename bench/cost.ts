@@ -118,9 +118,9 @@ export async function costModel(input: CostInput): Promise<Cost> {
   const capture = await new CaptureStandIn({ keepEvents: false }).start();
   const dir = await mkdtemp(join(tmpdir(), 'bench-cost-'));
   try {
-    // A sample run: 20 chunks of the deployed chunk size through the real handlers.
+    // A sample run: 10 chunks of the deployed chunk size through the real handlers.
     const path = join(dir, 'sample.jsonl.gz');
-    const { records } = await writeAmplitudeFile(path, 20 * input.chunkRecords * 1_650);
+    const { records } = await writeAmplitudeFile(path, 10 * input.chunkRecords * 1_450);
     const stack = await createStack(capture.url, 'phc_bench', { CHUNK_RECORDS: input.chunkRecords, BATCH_SIZE: 1000, POSTHOG_RETRIES: 0 });
     const obj = await upload(stack.bucket, 'posthog/sample.jsonl.gz', await readFile(path));
     proxy.log.length = 0;
