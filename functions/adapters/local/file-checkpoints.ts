@@ -1,5 +1,5 @@
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { AtomicFile } from './atomic-file';
 import type { ChunkStats } from '../../core/report';
 import type { Checkpoints, Manifest } from '../../pipeline/ports';
 
@@ -16,7 +16,10 @@ interface State {
  */
 export class FileCheckpoints implements Checkpoints {
   private state: State = { chunks: {} };
-  private constructor(private readonly path: string) {}
+  private readonly file: AtomicFile;
+  private constructor(path: string) {
+    this.file = new AtomicFile(path);
+  }
 
   static async load(path: string): Promise<FileCheckpoints> {
     const cp = new FileCheckpoints(path);
@@ -96,18 +99,7 @@ export class FileCheckpoints implements Checkpoints {
     await this.save();
   }
 
-  // Chunks finish concurrently; their writes go one after another, each with the latest state.
-  private saving: Promise<void> = Promise.resolve();
   private save(): Promise<void> {
-    const next = this.saving.then(() => this.write());
-    this.saving = next.catch(() => undefined);
-    return next;
-  }
-
-  private async write(): Promise<void> {
-    await mkdir(dirname(this.path), { recursive: true });
-    const tmp = `${this.path}.tmp`;
-    await writeFile(tmp, JSON.stringify(this.state));
-    await rename(tmp, this.path);
+    return this.file.save(() => JSON.stringify(this.state));
   }
 }

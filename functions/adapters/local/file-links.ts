@@ -1,5 +1,5 @@
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { AtomicFile } from './atomic-file';
 import type { IdentityLink } from '../../core/formats/types';
 import { linkKey } from '../../core/links';
 import type { IdentityLinks } from '../../pipeline/ports';
@@ -7,7 +7,10 @@ import type { IdentityLinks } from '../../pipeline/ports';
 /** The sent-alias table for one machine: one JSON file shared by every import in a state dir. */
 export class FileLinks implements IdentityLinks {
   private rows: Record<string, { owner: string; status: 'claimed' | 'sent' }> = {};
-  private constructor(private readonly path: string) {}
+  private readonly file: AtomicFile;
+  private constructor(path: string) {
+    this.file = new AtomicFile(path);
+  }
 
   static async load(path: string): Promise<FileLinks> {
     const f = new FileLinks(path);
@@ -40,17 +43,7 @@ export class FileLinks implements IdentityLinks {
     await this.save();
   }
 
-  // Chunks finish concurrently; their writes go one after another, each with the latest state.
-  private saving: Promise<void> = Promise.resolve();
   private save(): Promise<void> {
-    const next = this.saving.then(() => this.write());
-    this.saving = next.catch(() => undefined);
-    return next;
-  }
-
-  private async write(): Promise<void> {
-    await mkdir(dirname(this.path), { recursive: true });
-    await writeFile(`${this.path}.tmp`, JSON.stringify(this.rows));
-    await rename(`${this.path}.tmp`, this.path);
+    return this.file.save(() => JSON.stringify(this.rows));
   }
 }
