@@ -3,13 +3,14 @@ import { PassThrough, type Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { gunzipSync, gzip } from 'node:zlib';
 
-// Off the main thread (libuv's pool), so the splitter reads on while a chunk is compressed.
-const gzipAsync = promisify(gzip);
 import type { ByteSource } from '../../core/input';
 import type { FileRef } from '../../core/messages';
 import { rejectedNdjson, type FileReport } from '../../core/report';
 import type { RejectedRecord } from '../../core/transform';
 import type { Reports, Staging } from '../../pipeline/ports';
+
+// Off the main thread (libuv's pool), so the splitter reads on while a chunk is compressed.
+const gzipAsync = promisify(gzip);
 
 /** Prefix for everything the pipeline writes into the drop bucket; never read as input. */
 export const WORK_PREFIX = '_backfill/';
