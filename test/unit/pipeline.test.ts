@@ -76,6 +76,38 @@ describe('split and send with local adapters', () => {
     assert.equal(again.skipped, 'already-split');
   });
 
+  test('staging uploads overlap, yet chunks are queued in order; a failed upload fails the run, not the file', async () => {
+    const { text, valid } = posthogRecords(1_000);
+    const s = await setup();
+    let puts = 0;
+    let failAt = 3;
+    // Like S3Staging: four puts at once, finishing out of order.
+    const staging = {
+      inFlight: 4,
+      put: async (key: string, body: Buffer) => {
+        const n = puts++;
+        await new Promise((r) => setTimeout(r, (n * 7) % 5));
+        if (n === failAt) throw new Error('S3 unavailable');
+        await s.staging.put(key, body);
+      },
+      get: (key: string) => s.staging.get(key),
+    };
+    const queued: ChunkMessage[] = [];
+    const queue = { send: async (msgs: ChunkMessage[]) => void queued.push(...msgs) };
+    const deps = { checkpoints: s.checkpoints, staging, queue, reports: s.reports, limits, stagingKey: (id: string, i: number) => `${id}/${i}` };
+    await assert.rejects(splitFile(file, 'f3', bufferSource(text), mapping, deps), /S3 unavailable/);
+    assert.equal(await s.reports.read('f3'), undefined, 'no report: the split is retried, not failed');
+
+    failAt = -1;
+    queued.length = 0;
+    const res = await splitFile(file, 'f3', bufferSource(text), mapping, deps);
+    assert.equal(res.error, undefined);
+    assert.deepEqual(queued.map((m) => m.chunk), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], 'queued in chunk order');
+    for (const m of queued) await sendChunk(m, s.deps);
+    assert.equal(new Set(s.sent.map((e) => e.uuid)).size, valid);
+    assert.equal((await s.reports.read('f3'))?.reconciled, true);
+  });
+
   test('a chunk delivered twice is sent once and counted once', async () => {
     const s = await setup();
     const msgs: ChunkMessage[] = [];
