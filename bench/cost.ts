@@ -178,7 +178,8 @@ export async function costModel(input: CostInput): Promise<Cost> {
       ['DynamoDB checkpoints', { detail: `${Math.round(wru).toLocaleString('en-US')} WRU, ${Math.round(rru).toLocaleString('en-US')} RRU`, usd: wru * PRICE.ddbWrite + rru * PRICE.ddbRead }],
       ['DynamoDB sent-alias table', { detail: `${Math.round(aliasWru).toLocaleString('en-US')} WRU, ${Math.round(aliasRru).toLocaleString('en-US')} RRU`, usd: aliasWru * PRICE.ddbWrite + aliasRru * PRICE.ddbRead }],
       ['S3 requests', { detail: `${Math.round(s3Puts).toLocaleString('en-US')} PUT/LIST, ${Math.round(s3Gets).toLocaleString('en-US')} GET/HEAD`, usd: s3Puts * PRICE.s3Put + s3Gets * PRICE.s3Get }],
-      ['S3 staging storage', { detail: `${stagedGb.toFixed(2)} GB for 14 days`, usd: stagedGb * PRICE.s3GbMonth * (14 / 30) }],
+      // Removed when their chunk is done; the versioned bucket keeps the old version for a day.
+      ['S3 staging storage', { detail: `${stagedGb.toFixed(2)} GB for a day`, usd: stagedGb * PRICE.s3GbMonth * (1 / 30) }],
       ['Secrets Manager', { detail: `${Math.round(secrets).toLocaleString('en-US')} calls (sample; per container in AWS)`, usd: secrets * PRICE.secretsCall }],
     ];
     const total = lines.reduce((n, [, v]) => n + v.usd, 0);

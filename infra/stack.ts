@@ -170,7 +170,7 @@ export class BackfillStack extends Stack {
     sender.addEventSource(
       new SqsEventSource(queue, { batchSize: 2, reportBatchItemFailures: true, maxConcurrency: cfg.senderConcurrency }),
     );
-    allow(sender, ['s3:GetObject'], [objects('_backfill/staging/*')]);
+    allow(sender, ['s3:GetObject', 's3:DeleteObject'], [objects('_backfill/staging/*')]);
     allow(sender, ['s3:PutObject'], [objects('_backfill/*')]);
     allow(sender, ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query'], [checkpoints.tableArn]);
     allow(sender, ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:BatchGetItem'], [sentAliases.tableArn]);

@@ -46,6 +46,8 @@ export interface Staging {
   readonly inFlight?: number;
   put(key: string, body: Buffer): Promise<void>;
   get(key: string): Promise<Buffer>;
+  /** Frees a done chunk's body (a later delivery of the chunk skips it without reading). */
+  remove?(key: string): Promise<void>;
 }
 
 /** Rejected records and file reports, where the user reads them. */

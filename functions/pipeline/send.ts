@@ -81,6 +81,8 @@ export async function sendChunk(msg: ChunkMessage, deps: SendDeps): Promise<Chun
     byFilter: result.filtered,
   };
   await deps.checkpoints.completeChunk(msg.fileId, msg.chunk, stats);
+  // The body is not needed any more; if this fails, the staging lifecycle rule removes it later.
+  await deps.staging.remove?.(msg.staged).catch(() => undefined);
   await finishFile(msg.fileId, deps);
   return { status: 'sent', stats };
 }

@@ -136,6 +136,14 @@ describe('CDK stack (offline synth, local esbuild)', () => {
     const roles = template.findResources('AWS::IAM::Role', { Properties: { ManagedPolicyArns: Match.anyValue() } });
     // Only CDK's own bucket-notification helper carries a managed policy.
     assert.equal(Object.keys(roles).length, 1);
+    // The sender may read and remove staged chunks, and nothing else of the bucket's objects.
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Action: ['s3:GetObject', 's3:DeleteObject'], Resource: { 'Fn::Join': ['', [Match.anyValue(), '/_backfill/staging/*']] } }),
+        ]),
+      },
+    });
   });
 
   test('context is validated: a bad host is a clear error before anything is built', () => {

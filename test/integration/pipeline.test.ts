@@ -58,6 +58,7 @@ describe('S3 drop → splitter → SQS → sender → capture, on moto', () => {
     assert.equal(capture.received, valid, 'no event sent twice on a clean run');
     assert.deepEqual([...capture.historicalFlags], [true], 'every batch is a historical migration');
     assert.equal(await queueDepth(stack.queueUrl), 0);
+    assert.deepEqual(await listKeys(stack.bucket, '_backfill/staging/'), [], 'staged bodies are removed once their chunk is done');
 
     const report = await readJson<FileReport>(stack.bucket, `_backfill/reports/${key}.report.json`);
     assert.equal(report.status, 'complete');
