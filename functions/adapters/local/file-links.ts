@@ -1,49 +1,102 @@
-import { readFile } from 'node:fs/promises';
-import { AtomicFile } from './atomic-file';
+import { appendFile, mkdir, readFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import type { IdentityLink } from '../../core/formats/types';
 import { linkKey } from '../../core/links';
 import type { IdentityLinks } from '../../pipeline/ports';
+import { AtomicFile } from './atomic-file';
 
-/** The sent-alias table for one machine: one JSON file shared by every import in a state dir. */
+type Row = { owner: string; status: 'claimed' | 'sent' };
+type Entry = { k: string; o: string; s: 'c' | 's' };
+
+/**
+ * The sent-alias table for one machine, shared by every import in a state dir: an append-only
+ * log (one line per claim or confirm), replayed on load. Appending keeps a chunk's cost to its
+ * own links however many pairs the table holds; a torn last line (a crash mid-append) is
+ * dropped, which at worst sends that chunk's links again, harmlessly (same uuids).
+ */
 export class FileLinks implements IdentityLinks {
-  private rows: Record<string, { owner: string; status: 'claimed' | 'sent' }> = {};
-  private readonly file: AtomicFile;
-  private constructor(path: string) {
-    this.file = new AtomicFile(path);
-  }
+  private readonly rows = new Map<string, Row>();
+  private writing: Promise<void> = Promise.resolve();
+  private constructor(private readonly path: string) {}
 
   static async load(path: string): Promise<FileLinks> {
     const f = new FileLinks(path);
+    let text: string;
     try {
-      f.rows = JSON.parse(await readFile(path, 'utf8'));
+      text = await readFile(path, 'utf8');
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new Error(`${path}: unreadable sent-alias file: ${(err as Error).message}`);
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return f;
+      throw new Error(`${path}: unreadable sent-alias file: ${(err as Error).message}`);
+    }
+    const lines = text.split('\n').filter((l) => l.trim());
+    // A torn last line, or the earlier whole-file format, must not have lines appended to it.
+    let rewrite = !text.endsWith('\n');
+    lines.forEach((line, i) => {
+      let v: unknown;
+      try {
+        v = JSON.parse(line);
+      } catch {
+        if (i === lines.length - 1 && !text.endsWith('\n')) return; // torn last append
+        throw new Error(`${path}: line ${i + 1}: not valid JSON`);
+      }
+      const e = v as Partial<Entry>;
+      if (typeof e.k === 'string' && typeof e.o === 'string') f.rows.set(e.k, { owner: e.o, status: e.s === 's' ? 'sent' : 'claimed' });
+      else {
+        for (const [k, row] of Object.entries(v as Record<string, Row>)) f.rows.set(k, row);
+        rewrite = true;
+      }
+    });
+    // Also rewritten compact when the log has grown well past the table.
+    if (rewrite || lines.length > 2 * f.rows.size + 1000) {
+      await new AtomicFile(path).save(() => [...f.rows].map(([k, r]) => line(k, r)).join(''));
     }
     return f;
   }
 
   async claim(links: IdentityLink[], owner: string): Promise<IdentityLink[]> {
-    const mine = links.filter((l) => {
-      const row = this.rows[linkKey(l)];
+    const mine: IdentityLink[] = [];
+    const fresh: Array<[string, Row]> = [];
+    for (const l of links) {
+      const key = linkKey(l);
+      const row = this.rows.get(key);
       if (!row) {
-        this.rows[linkKey(l)] = { owner, status: 'claimed' };
-        return true;
-      }
-      return row.owner === owner && row.status === 'claimed';
-    });
-    if (mine.length) await this.save();
+        const claimed: Row = { owner, status: 'claimed' };
+        this.rows.set(key, claimed);
+        fresh.push([key, claimed]);
+        mine.push(l);
+      } else if (row.owner === owner && row.status === 'claimed') mine.push(l); // our own retry
+    }
+    await this.append(fresh);
     return mine;
   }
 
   async confirm(links: IdentityLink[], owner: string): Promise<void> {
+    const sent: Array<[string, Row]> = [];
     for (const l of links) {
-      const row = this.rows[linkKey(l)];
-      if (row?.owner === owner) row.status = 'sent';
+      const key = linkKey(l);
+      const row = this.rows.get(key);
+      if (row?.owner === owner && row.status !== 'sent') {
+        row.status = 'sent';
+        sent.push([key, row]);
+      }
     }
-    await this.save();
+    await this.append(sent);
   }
 
-  private save(): Promise<void> {
-    return this.file.save(() => JSON.stringify(this.rows));
+  // Chunks finish concurrently: appends go one after another.
+  private append(rows: Array<[string, Row]>): Promise<void> {
+    if (!rows.length) return this.writing;
+    const text = rows.map(([k, r]) => line(k, r)).join('');
+    const next = this.writing.then(async () => {
+      await mkdir(dirname(this.path), { recursive: true });
+      await appendFile(this.path, text);
+    });
+    this.writing = next.catch(() => undefined);
+    return next;
   }
+}
+
+function line(k: string, r: Row): string {
+  const e: Entry = { k, o: r.owner, s: r.status === 'sent' ? 's' : 'c' };
+  return `${JSON.stringify(e)}\n`;
 }
