@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { HandlerEnv } from '../functions/config';
 import { createSender } from '../functions/sender/handler';
 import { createSplitter } from '../functions/splitter/handler';
 import { CaptureStandIn } from '../test/support/capture-stand-in';
@@ -138,10 +139,10 @@ export async function costModel(input: CostInput): Promise<Cost> {
 
     // Lambda: a function at 1024 MB gets 1024/1769 of a vCPU, so the CPU time measured here is
     // stretched by that; each invocation takes 2 chunks at once, and waits for PostHog's round
-    // trips (4 requests in flight per chunk) on top.
+    // trips (IN_FLIGHT requests at once per chunk) on top.
     const vcpu = (MEMORY_GB * 1024) / 1769;
     const requestsPerChunk = Math.ceil(input.chunkRecords / 1000);
-    const invocationSec = ((2 * (input.senderCpuMsPerChunk ?? 500)) / vcpu + Math.ceil(requestsPerChunk / 4) * POSTHOG_MS_PER_REQUEST) / 1000;
+    const invocationSec = ((2 * (input.senderCpuMsPerChunk ?? 500)) / vcpu + Math.ceil(requestsPerChunk / HandlerEnv.parse({ CHECKPOINT_TABLE: 'x' }).IN_FLIGHT) * POSTHOG_MS_PER_REQUEST) / 1000;
     const splitterSec = ((input.splitterCpuMsPerMbGz ?? 40) * (EVENTS * input.gzBytesPerEvent)) / 1e6 / vcpu / 1000;
     const invocations = chunks / 2 + EVENTS / EVENTS_PER_FILE;
     const lambdaGbS = ((chunks / 2) * invocationSec + splitterSec) * MEMORY_GB;

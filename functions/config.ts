@@ -41,7 +41,7 @@ export const HandlerEnv = z.object({
   RATE_LIMIT_EVENTS: int(0),
   RATE_WINDOW_MS: int(60_000),
   /** /batch/ requests in flight per chunk. */
-  IN_FLIGHT: int(4),
+  IN_FLIGHT: int(8),
   POSTHOG_RETRIES: int(3),
   POSTHOG_RETRY_DELAY_MS: int(3000),
   POSTHOG_TIMEOUT_MS: int(30_000),

@@ -68,7 +68,7 @@ export class PostHogSink implements EventSink {
     const worker = async () => {
       while (next < batches.length) await this.deliver(batches[next++]!, rejected);
     };
-    await Promise.all(Array.from({ length: Math.min(this.opts.inFlight ?? 4, batches.length) }, worker));
+    await Promise.all(Array.from({ length: Math.min(this.opts.inFlight ?? 8, batches.length) }, worker));
     return { rejected };
   }
 
