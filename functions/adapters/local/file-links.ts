@@ -1,5 +1,4 @@
-import { appendFile, mkdir, readFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import type { IdentityLink } from '../../core/formats/types';
 import { linkKey } from '../../core/links';
 import type { IdentityLinks } from '../../pipeline/ports';
@@ -16,8 +15,10 @@ type Entry = { k: string; o: string; s: 'c' | 's' };
  */
 export class FileLinks implements IdentityLinks {
   private readonly rows = new Map<string, Row>();
-  private writing: Promise<void> = Promise.resolve();
-  private constructor(private readonly path: string) {}
+  private readonly file: AtomicFile;
+  private constructor(path: string) {
+    this.file = new AtomicFile(path);
+  }
 
   static async load(path: string): Promise<FileLinks> {
     const f = new FileLinks(path);
@@ -48,7 +49,7 @@ export class FileLinks implements IdentityLinks {
     });
     // Also rewritten compact when the log has grown well past the table.
     if (rewrite || lines.length > 2 * f.rows.size + 1000) {
-      await new AtomicFile(path).save(() => [...f.rows].map(([k, r]) => line(k, r)).join(''));
+      await f.file.save(() => [...f.rows].map(([k, r]) => line(k, r)).join(''));
     }
     return f;
   }
@@ -83,16 +84,8 @@ export class FileLinks implements IdentityLinks {
     await this.append(sent);
   }
 
-  // Chunks finish concurrently: appends go one after another.
-  private append(rows: Array<[string, Row]>): Promise<void> {
-    if (!rows.length) return this.writing;
-    const text = rows.map(([k, r]) => line(k, r)).join('');
-    const next = this.writing.then(async () => {
-      await mkdir(dirname(this.path), { recursive: true });
-      await appendFile(this.path, text);
-    });
-    this.writing = next.catch(() => undefined);
-    return next;
+  private async append(rows: Array<[string, Row]>): Promise<void> {
+    if (rows.length) await this.file.append(rows.map(([k, r]) => line(k, r)).join(''));
   }
 }
 
