@@ -1,26 +1,11 @@
 import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { createGzip } from 'node:zlib';
-
-/** A repeatable PRNG, so the same flags give the same file. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from '../test/support/capture-stand-in';
+import { amplitudeTime } from '../test/support/vendors';
 
 const hex = (r: () => number, n: number) => Array.from({ length: n }, () => Math.floor(r() * 16).toString(16)).join('');
 const uuid = (r: () => number) => `${hex(r, 8)}-${hex(r, 4)}-4${hex(r, 3)}-a${hex(r, 3)}-${hex(r, 12)}`;
-const pad = (n: number, w = 2) => String(n).padStart(w, '0');
-const amplitudeTime = (ms: number) => {
-  const d = new Date(ms);
-  return `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}.${pad(d.getUTCMilliseconds(), 3)}000`;
-};
-
 const EVENTS = ['[Amplitude] Page Viewed', 'Button Clicked', 'Product Viewed', 'Added To Cart', 'Checkout Started', 'Order Completed', 'Search'];
 const CITIES = [['Berlin', 'Germany', 'Berlin'], ['Austin', 'United States', 'Texas'], ['Lyon', 'France', 'Auvergne-Rhone-Alpes'], ['Osaka', 'Japan', 'Osaka']];
 const OS = [['Chrome', '126'], ['Safari', '17.5'], ['Firefox', '127'], ['ios', '17.5.1'], ['android', '14']];
@@ -79,7 +64,7 @@ export function amplitudeRecord(i: number, r: () => number, users: number): Reco
     start_version: null,
     user_creation_time: amplitudeTime(Date.UTC(2023, 5, 1)),
     user_id: identified ? `user-${u}` : null,
-    user_properties: { plan: u % 4 ? 'free' : 'pro', initial_referrer: 'https://www.google.com/', initial_utm_source: 'newsletter', cohort: `2023-${pad(1 + (u % 12))}` },
+    user_properties: { plan: u % 4 ? 'free' : 'pro', initial_referrer: 'https://www.google.com/', initial_utm_source: 'newsletter', cohort: `2023-${String(1 + (u % 12)).padStart(2, '0')}` },
     uuid: uuid(r),
     version_name: '4.12.0',
   };
@@ -87,7 +72,7 @@ export function amplitudeRecord(i: number, r: () => number, users: number): Reco
 
 /** Writes `bytes` (uncompressed, roughly) of Amplitude export lines, gzipped. Returns counts. */
 export async function writeAmplitudeFile(path: string, bytes: number, users = 20_000, seed = 1): Promise<{ records: number; rawBytes: number }> {
-  const r = prng(seed);
+  const r = mulberry32(seed);
   const gz = createGzip({ level: 6 });
   const out = createWriteStream(path);
   gz.pipe(out);

@@ -1,7 +1,7 @@
 // `npm run bench`: measures the send path, the splitter and memory side by side in one run, on
 // files it generates, against a capture stand-in on loopback; then prices 10 M events.
-import { execFileSync, fork, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { fork, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
@@ -78,16 +78,15 @@ class StandIn {
 }
 
 async function input(mb: number): Promise<{ path: string; records: number; gzMb: number; rawMb: number }> {
-  mkdirSync(opts.dir, { recursive: true });
   const path = join(opts.dir, `amplitude-${mb}mb.jsonl.gz`);
   const meta = `${path}.records`;
   if (!existsSync(meta)) {
     process.stderr.write(`generating ${mb} MB of Amplitude records… `);
     const { records, rawBytes } = await writeAmplitudeFile(path, mb * 1e6);
-    execFileSync('sh', ['-c', `echo ${records} ${rawBytes} > "${meta}"`]);
+    writeFileSync(meta, `${records} ${rawBytes}`);
     process.stderr.write('done\n');
   }
-  const [records, raw] = execFileSync('cat', [meta]).toString().trim().split(' ').map(Number);
+  const [records, raw] = readFileSync(meta, 'utf8').trim().split(' ').map(Number);
   return { path, records: records!, gzMb: statSync(path).size / 1e6, rawMb: raw! / 1e6 };
 }
 

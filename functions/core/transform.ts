@@ -49,14 +49,15 @@ export function transformRecords(records: Iterable<RawRecord>, format: Format, c
     else if ('filtered' in res) out.filtered[res.filtered] = (out.filtered[res.filtered] ?? 0) + 1;
     else {
       let fresh = 0;
-      res.events.forEach((e, i) => {
-        if (seen.has(e.uuid)) return;
+      for (let i = 0; i < res.events.length; i++) {
+        const e = res.events[i]!;
+        if (seen.has(e.uuid)) continue;
         fresh++;
         seen.add(e.uuid);
         out.events.push(e);
         out.eventBytes.push(res.bytes[i]!);
         out.eventLines.push(n);
-      });
+      }
       if (res.events.length && !fresh) {
         out.duplicates++;
         continue;

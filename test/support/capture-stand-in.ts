@@ -200,7 +200,8 @@ function reply(res: ServerResponse, status: number, body: unknown): void {
   res.end(JSON.stringify(body));
 }
 
-function mulberry32(seed: number): () => number {
+/** A small seeded PRNG, so randomised faults (and generated data) repeat run to run. */
+export function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

@@ -51,16 +51,12 @@ export function amplitudeRecords(n: number, start = Date.UTC(2024, 0, 1)): { rec
 }
 
 /** An Amplitude Export API zip: `<project>/<project>_<day>_<hour>#0.json.gz` members. */
-export async function amplitudeZip(records: Obj[], perMember: number, project = '187520'): Promise<Buffer> {
-  const zip = new yazl.ZipFile();
+export function amplitudeZip(records: Obj[], perMember: number, project = '187520'): Promise<Buffer> {
+  const members: Array<{ name: string; lines: string[] }> = [];
   for (let i = 0, h = 0; i < records.length; i += perMember, h++) {
-    const body = records.slice(i, i + perMember).map((r) => JSON.stringify(r)).join('\n') + '\n';
-    zip.addBuffer(gzipSync(body), `${project}/${project}_2024-01-01_${h}#0.json.gz`);
+    members.push({ name: `${project}/${project}_2024-01-01_${h}#0.json.gz`, lines: records.slice(i, i + perMember).map((r) => JSON.stringify(r)) });
   }
-  zip.end();
-  const parts: Buffer[] = [];
-  for await (const b of zip.outputStream) parts.push(b as Buffer);
-  return Buffer.concat(parts);
+  return zipOf(members);
 }
 
 /**
