@@ -17,9 +17,21 @@ export interface IdentityLink {
   timestamp?: string;
 }
 
+/**
+ * An event that must reach PostHog once ever (across chunks, files and runs), e.g. a
+ * `$groupidentify` for one state of a group: it is claimed in the sent-alias table under `key`
+ * before it is sent, so the first chunk that shows it sends it and no other does.
+ */
+export interface OnceEvent {
+  /** Identity of what the event states (not of the record that showed it). */
+  key: string;
+  event: PostHogEvent;
+}
+
 export interface FormatResult {
   events: PostHogEvent[];
   links?: IdentityLink[];
+  once?: OnceEvent[];
 }
 
 /** A record dropped on purpose (by the source's own settings or the mapping), with the rule. */
