@@ -1,15 +1,17 @@
 import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { basename, join, resolve } from 'node:path';
-import { SingleBar, Presets } from 'cli-progress';
+import type { SingleBar } from 'cli-progress';
 import { FileCheckpoints } from '../adapters/local/file-checkpoints';
 import { DirReports } from '../adapters/local/dir-reports';
 import { FileLinks } from '../adapters/local/file-links';
 import { FileSource } from '../adapters/local/file-source';
 import { InProcessQueue, MemoryStaging } from '../adapters/local/memory';
+import { SendWorkers } from '../adapters/local/send-workers';
 import { NdjsonSink } from '../adapters/ndjson-sink';
-import { PostHogSink } from '../adapters/posthog-sink';
-import { MemoryRateBudget } from '../adapters/rate-budget';
+import type { PostHogSinkOptions } from '../adapters/posthog-sink';
+import type { RateBudget } from '../pipeline/ports';
 import { formatByName } from '../core/formats';
 import { fileIdentity } from '../core/identity';
 import { mergeMapping, parseMapping, type MappingConfig } from '../core/mapping';
@@ -32,8 +34,15 @@ export interface ImportOptions {
   limits: Limits;
   /** Events per minute (local budget); unset: as fast as PostHog takes them. */
   eventsPerMinute?: number;
-  /** Chunks being sent at once when posting (default 2); an --out file always takes one. */
+  /** Chunks being sent at once when posting (default 2 per worker); an --out file always takes one. */
   chunksInFlight?: number;
+  /**
+   * Threads that transform and send chunks when posting (default: one per core). 1 sends in
+   * this thread. An --out file is written in chunk order by this thread.
+   */
+  workers?: number;
+  /** The send worker's script (default: send-worker beside this module). */
+  workerScript?: string | URL;
   /** Attempts per chunk before the import stops (a re-run continues from there). */
   attempts: number;
   retryDelayMs: number;
@@ -45,6 +54,8 @@ export interface ImportResult {
   reportPath?: string;
   out?: string;
   alreadyDone: boolean;
+  /** Threads that sent chunks (1: this one). */
+  workers: number;
 }
 
 /**
@@ -68,41 +79,42 @@ export async function importFile(path: string, opts: ImportOptions): Promise<Imp
   const reports = new DirReports(join(opts.stateDir, 'reports'));
   const file = { uri: abs };
 
-  let sink: EventSink;
+  let sink: EventSink | undefined;
   let ndjson: NdjsonSink | undefined;
+  let sinkOptions: Omit<PostHogSinkOptions, 'acquire'> | undefined;
+  let budget: RateBudget | undefined;
   if (opts.host) {
     if (!opts.apiKey) throw new Error('--api-key (or POSTHOG_API_KEY) is required with --host');
-    const budget = opts.eventsPerMinute ? new MemoryRateBudget(opts.eventsPerMinute, 60_000) : undefined;
-    sink = new PostHogSink({
-      host: opts.host,
-      apiKey: opts.apiKey,
-      batchSize: opts.limits.batchSize,
-      retryDelayMs: opts.retryDelayMs,
-      ...(budget ? { acquire: (n: number) => budget.acquire(n) } : {}),
-    });
+    if (opts.eventsPerMinute) budget = new (await import('../adapters/rate-budget')).MemoryRateBudget(opts.eventsPerMinute, 60_000);
+    sinkOptions = { host: opts.host, apiKey: opts.apiKey, batchSize: opts.limits.batchSize, retryDelayMs: opts.retryDelayMs };
   } else {
     ndjson = new NdjsonSink(out!);
     await ndjson.open(checkpoints.outBytes);
     checkpoints.trackOutput(() => ndjson!.size());
     sink = ndjson;
   }
+  const workers = sinkOptions ? (opts.workers ?? availableParallelism()) : 1;
+  if (sinkOptions && workers <= 1) {
+    const { PostHogSink } = await import('../adapters/posthog-sink');
+    sink = new PostHogSink({ ...sinkOptions, ...(budget ? { acquire: (n: number) => budget.acquire(n) } : {}) });
+  }
 
   const staging = new MemoryStaging();
-  const sendDeps = {
-    checkpoints,
-    staging,
-    reports,
-    sink,
-    links: await FileLinks.load(join(opts.stateDir, `sent-aliases-${destId}.json`)),
-    format: formatByName,
-    origin: () => basename(abs),
-  };
+  const links = await FileLinks.load(join(opts.stateDir, `sent-aliases-${destId}.json`));
+  const origin = basename(abs);
+  const pool = sink
+    ? undefined
+    : new SendWorkers(opts.workerScript ?? sendWorkerScript(), workers, { sink: sinkOptions!, budget: Boolean(budget), reportsDir: reports.dir, origin }, { checkpoints, links, ...(budget ? { budget } : {}) });
+  const sendDeps = { checkpoints, staging, reports, sink: sink!, links, format: formatByName, origin: () => origin };
   const consume = async (msg: ChunkMessage) => {
     const body = await staging.get(msg.staged);
     for (let attempt = 1; ; attempt++) {
       try {
-        await staging.put(msg.staged, body); // sendChunk takes it; put back for a retry
-        await sendChunk(msg, sendDeps);
+        if (pool) await pool.send(msg, body);
+        else {
+          await staging.put(msg.staged, body); // sendChunk takes it; put back for a retry
+          await sendChunk(msg, sendDeps);
+        }
         return;
       } catch (err) {
         if (attempt >= opts.attempts) {
@@ -113,11 +125,12 @@ export async function importFile(path: string, opts: ImportOptions): Promise<Imp
     }
   };
 
+  const { SingleBar, Presets } = opts.progress ? await import('cli-progress') : ({} as typeof import('cli-progress'));
   bar = opts.progress ? new SingleBar({ format: 'importing [{bar}] {percentage}% | {value}/{total} bytes | {eta_formatted} left', hideCursor: true }, Presets.shades_classic) : undefined;
   bar?.start(st.size, 0);
-  // Posting, two chunks go at once (one is read and transformed while the other is on the
+  // Posting, two chunks per worker go at once (one is transformed while the other is on the
   // wire); an --out file is written in chunk order, one at a time.
-  const queue = new InProcessQueue(consume, opts.host ? (opts.chunksInFlight ?? 2) : 1);
+  const queue = new InProcessQueue(consume, opts.host ? (opts.chunksInFlight ?? 2 * workers) : 1);
   try {
     let result;
     try {
@@ -143,11 +156,18 @@ export async function importFile(path: string, opts: ImportOptions): Promise<Imp
       reportPath: join(opts.stateDir, 'reports', `${fileId}.report.json`),
       ...(out ? { out } : {}),
       alreadyDone: result.skipped === 'already-split',
+      workers: pool ? workers : 1,
     };
   } finally {
     bar?.stop();
     await ndjson?.close();
+    await pool?.close();
   }
+}
+
+// Beside this module: the TypeScript source when run through tsx, dist/send-worker.js when built.
+function sendWorkerScript(): URL {
+  return new URL(import.meta.url.endsWith('.ts') ? './send-worker.ts' : './send-worker.js', import.meta.url);
 }
 
 async function loadMapping(opts: ImportOptions): Promise<MappingConfig> {

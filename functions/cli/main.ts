@@ -1,11 +1,9 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { SQSClient } from '@aws-sdk/client-sqs';
-import { replayDlq } from '../adapters/aws/dlq';
-import { stackOutputs } from '../adapters/aws/stack-outputs';
-import { FORMAT_NAMES } from '../core/formats';
-import { Limits, PersonMode } from '../core/settings';
-import { importFile } from './import';
-import { deployedStatus, formatStatus, localStatus } from './status';
+import { FORMAT_NAMES } from '../core/formats/names';
+import { PERSON_MODES } from '../core/names';
+
+// Each command loads its own code when it runs (dynamic imports): `--help` or a local import
+// never loads the AWS SDK, and the CLI starts in a fraction of a second.
 
 const positiveInt = (v: string) => {
   const n = Number(v);
@@ -25,7 +23,7 @@ program
   .addOption(new Option('--format <name>', 'input format (default: detected from content, path as a hint)').choices(['auto', ...FORMAT_NAMES]))
   .option('--config <file>', 'mapping config (JSON): renames, filters, time window, CSV columns…')
   .option('--state-dir <dir>', 'checkpoints, reports and the sent-alias file', '.backfill')
-  .addOption(new Option('--person-mode <mode>', 'how person properties are applied (default set_once)').choices(PersonMode.options))
+  .addOption(new Option('--person-mode <mode>', 'how person properties are applied (default set_once)').choices([...PERSON_MODES]))
   .option('--chunk-records <n>', 'records per chunk', positiveInt)
   .option('--batch-size <n>', 'events per /batch/ request', positiveInt)
   .option('--attempts <n>', 'tries per chunk before stopping', positiveInt, 5)
@@ -33,6 +31,7 @@ program
   .option('--no-progress', 'no progress bar')
   .action(async (file: string, o) => {
     if (o.host && o.out) throw new InvalidArgumentError('give --host or --out, not both');
+    const [{ Limits }, { importFile }] = await Promise.all([import('../core/settings'), import('./import')]);
     const limits = Limits.parse({
       ...(o.chunkRecords ? { chunkRecords: o.chunkRecords } : {}),
       ...(o.batchSize ? { batchSize: o.batchSize } : {}),
@@ -80,6 +79,7 @@ program
   .addOption(new Option('--dlq-url <url>', 'DLQ URL (default: stack output DeadLetterQueueUrl)').env('BACKFILL_DLQ_URL'))
   .action(async (o) => {
     let { queueUrl, dlqUrl } = o as { queueUrl?: string; dlqUrl?: string };
+    const [{ SQSClient }, { replayDlq }, { stackOutputs }] = await Promise.all([import('@aws-sdk/client-sqs'), import('../adapters/aws/dlq'), import('../adapters/aws/stack-outputs')]);
     if (!queueUrl || !dlqUrl) {
       const out = await stackOutputs(o.stack);
       queueUrl ??= out.QueueUrl;
@@ -104,6 +104,8 @@ program
   .addOption(new Option('--table <name>', 'the deployed checkpoint table').env('BACKFILL_CHECKPOINT_TABLE'))
   .action(async (o) => {
     let table = o.table as string | undefined;
+    const { deployedStatus, formatStatus, localStatus } = await import('./status');
+    const { stackOutputs } = await import('../adapters/aws/stack-outputs');
     if (!table && o.stack) table = (await stackOutputs(o.stack)).CheckpointTableName;
     if (o.stack && !table) throw new Error(`stack ${o.stack} has no CheckpointTableName output`);
     const files = table ? await deployedStatus(table) : await localStatus(o.stateDir);

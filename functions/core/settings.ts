@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { PERSON_MODES } from './names';
 
 /** Limits that shape chunks and batches; shared by the Lambdas (env) and local mode (flags). */
 export const Limits = z.object({
@@ -18,5 +19,5 @@ export const MAX_EVENT_BYTES = 1_000_000;
 /** Capture's /batch/ body limit. */
 export const MAX_BATCH_BYTES = 20 * 1024 * 1024;
 
-export const PersonMode = z.enum(['set_once', 'set']);
+export const PersonMode = z.enum(PERSON_MODES);
 export type PersonMode = z.infer<typeof PersonMode>;

@@ -7,7 +7,7 @@ import type { Reports } from '../../pipeline/ports';
 
 /** Reports and rejected records as files in a local directory. */
 export class DirReports implements Reports {
-  constructor(private readonly dir: string) {}
+  constructor(readonly dir: string) {}
 
   rejectedLocation(_file: FileRef, fileId: string): string {
     return join(this.dir, `${fileId}.rejected`);

@@ -1,0 +1,68 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { importFile, type ImportOptions } from '../../functions/cli/import';
+import { Limits } from '../../functions/core/settings';
+import { CaptureStandIn } from '../support/capture-stand-in';
+import { amplitudeRecords, amplitudeZip } from '../support/vendors';
+
+const KEY = 'phc_workers_test';
+const opts = (over: Partial<ImportOptions>): ImportOptions => ({
+  stateDir: join(mkdtempSync(join(tmpdir(), 'workers-')), 'state'),
+  limits: Limits.parse({ chunkRecords: 150, batchSize: 50 }),
+  attempts: 3,
+  retryDelayMs: 5,
+  progress: false,
+  ...over,
+});
+
+describe('local mode on several threads', () => {
+  let capture: CaptureStandIn;
+  before(async () => {
+    capture = await new CaptureStandIn({ apiKey: KEY }).start();
+  });
+  after(() => capture.stop());
+
+  test('two send workers deliver exactly what one thread does: same uuids, links once, same report', async () => {
+    const { records, pairs } = amplitudeRecords(1_200);
+    const input = join(mkdtempSync(join(tmpdir(), 'workers-in-')), 'export.zip');
+    writeFileSync(input, await amplitudeZip(records, 300));
+
+    const one = await importFile(input, opts({ host: capture.url, apiKey: KEY, workers: 1 }));
+    assert.equal(one.workers, 1);
+    // A link's timestamp is that of the chunk that claims it first, which depends on timing
+    // when chunks run at once; everything else must be identical.
+    const shape = (e: { event: string; timestamp?: string }) => JSON.stringify({ ...e, properties: undefined, timestamp: e.event === '$identify' ? undefined : e.timestamp });
+    const first = new Map([...capture.events].map(([u, e]) => [u, shape(e)]));
+    assert.equal(first.size, 1_200 + pairs.length);
+
+    const received = capture.received;
+    // A fault on the way: one request fails and its chunk is retried by the main thread.
+    capture.fail({ kind: 'pass' }, { kind: 'status', status: 503 }, { kind: 'status', status: 503 }, { kind: 'status', status: 503 }, { kind: 'status', status: 503 });
+    const two = await importFile(input, opts({ host: capture.url, apiKey: KEY, workers: 2 }));
+    assert.equal(two.workers, 2);
+    assert.ok(capture.injected.status503 >= 1, 'the fault happened');
+    assert.equal(capture.events.size, first.size, 'no uuid the single thread did not send');
+    for (const [u, e] of capture.events) assert.equal(shape(e), first.get(u));
+    assert.ok(capture.received - received >= 1_200 + pairs.length);
+    const { completedAt: _a, startedAt: _b, fileId: _c, ...r1 } = one.report!;
+    const { completedAt: _d, startedAt: _e, fileId: _f, ...r2 } = two.report!;
+    assert.deepEqual(r2, r1);
+    assert.equal(two.report!.records.links, pairs.length);
+    assert.equal(two.report!.reconciled, true);
+  });
+
+  test('the workers take their events from the main thread\'s one rate budget', async () => {
+    const { records } = amplitudeRecords(600);
+    const input = join(mkdtempSync(join(tmpdir(), 'workers-in-')), 'budget.zip');
+    writeFileSync(input, await amplitudeZip(records, 300));
+    const start = capture.log.length;
+    const res = await importFile(input, opts({ host: capture.url, apiKey: KEY, workers: 2, eventsPerMinute: 100_000 }));
+    assert.equal(res.report!.records.sent, 600);
+    const byMinute = new Map<number, number>();
+    for (const l of capture.log.slice(start)) byMinute.set(Math.floor(l.at / 60_000), (byMinute.get(Math.floor(l.at / 60_000)) ?? 0) + l.events);
+    for (const n of byMinute.values()) assert.ok(n <= 100_000);
+  });
+});
