@@ -1,8 +1,8 @@
 // `npm run bench`: measures the send path, the splitter and memory side by side in one run, on
 // files it generates, against a capture stand-in on loopback; then prices 10 M events.
 import { fork, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir, totalmem } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { build } from 'esbuild';
@@ -16,7 +16,7 @@ const program = new Command()
   .option('--rtt-ms <n>', 'round trip the capture stand-in adds to every request, as a WAN link to PostHog would', Number, 50)
   .option('--no-memory', 'skip the memory runs')
   .option('--no-cost', 'skip the cost model (needs moto)')
-  .option('--only <sections>', 'comma list of: send,floor,split,memory,cost')
+  .option('--only <sections>', 'comma list of: send,floor,split,memory,cost,startup')
   .option('--dir <dir>', 'where generated inputs are kept between runs', join(tmpdir(), 'posthog-backfill-bench'));
 const opts = program.parse().opts<{ mb: number; memoryMb: number; rttMs: number; memory: boolean; cost: boolean; only?: string; dir: string }>();
 const want = (s: string) => (opts.only ? opts.only.split(',').includes(s) : s !== 'memory' || opts.memory) && (s !== 'cost' || opts.cost);
@@ -28,6 +28,19 @@ const STAND_IN = join(import.meta.dirname, 'stand-in.ts');
 mkdirSync(opts.dir, { recursive: true });
 const WORKER = join(opts.dir, 'worker.cjs');
 await build({ entryPoints: [join(import.meta.dirname, 'worker.ts')], bundle: true, platform: 'node', target: 'node20', format: 'cjs', outfile: WORKER, logLevel: 'warning' });
+// Local mode's send worker, bundled the same way (the CLI's own build is ESM beside dist/main.js).
+const SEND_WORKER = join(opts.dir, 'send-worker.mjs');
+await build({
+  entryPoints: [join(import.meta.dirname, '..', 'functions', 'cli', 'send-worker.ts')],
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'esm',
+  outfile: SEND_WORKER,
+  banner: { js: "import{createRequire}from'module';const require=createRequire(import.meta.url);" },
+  logLevel: 'warning',
+});
+const CORES = availableParallelism();
 
 // BENCH_PROFILE=dir writes a CPU profile of each measured run there (node --cpu-prof).
 const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_PROFILE] : [];
@@ -112,9 +125,16 @@ if (want('send')) {
     const naive = await run({ mode: 'naive', file: file.path, host: standIn.url });
     const naiveAt = await standIn.stats();
     await standIn.reset();
-    const local = await run({ mode: 'local', file: file.path, host: standIn.url });
-    const localAt = await standIn.stats();
-    await standIn.reset();
+    // Local mode on 1, 2, … all cores (send worker threads), the last one being the default.
+    const scaling: Array<{ workers: number; rate: number; lost: number }> = [];
+    let local!: Measured;
+    let localAt!: Awaited<ReturnType<StandIn['stats']>>;
+    for (let workers = 1; workers <= CORES; workers++) {
+      local = await run({ mode: 'local', file: file.path, host: standIn.url, workers, workerScript: SEND_WORKER });
+      localAt = await standIn.stats();
+      await standIn.reset();
+      scaling.push({ workers, rate: perSec(local.events, local.ms), lost: local.events + (local.links ?? 0) - localAt.unique });
+    }
     const sent = await run({ mode: 'sender', file: file.path, host: standIn.url });
     const senderAt = await standIn.stats();
     await standIn.stop();
@@ -127,9 +147,11 @@ if (want('send')) {
     const senderLost = sent.events + (sent.links ?? 0) - senderAt.unique;
     row(`1. send path, ${rtt} ms round trip`, 'events/s delivered', 'lost', 'ratio');
     row('naive posthog-node loop', fmt(naiveRate), `${fmt(naive.records - naiveAt.unique)} of ${fmt(naive.records)}`, '1.0×');
-    row('local mode (split + send)', fmt(localRate), fmt(localLost), `${fmt(localRate / naiveRate, 1)}×`);
+    for (const sc of scaling) row(`local mode, ${sc.workers} send thread${sc.workers > 1 ? 's' : ''}`, fmt(sc.rate), fmt(sc.lost), `${fmt(sc.rate / naiveRate, 1)}×`);
     row('sender core (chunks, send)', fmt(senderRate), fmt(senderLost), `${fmt(senderRate / naiveRate, 1)}×`);
     if (rtt === 0) sendRate = localRate;
+    const one = scaling[0]!;
+    target(localRate >= 1.7 * one.rate && scaling.every((sc) => sc.lost === 0), `local mode on ${CORES} cores ≥ 1.7× one thread at ${rtt} ms, nothing lost (${fmt(localRate / one.rate, 2)}×)`);
     target(localRate >= 10 * naiveRate && localLost === 0 && senderLost === 0, `send path ≥ 10× the naive loop at ${rtt} ms, nothing lost (${fmt(localRate / naiveRate, 1)}×, we lost ${localLost + senderLost}, the naive loop ${fmt(naive.records - naiveAt.unique)})`);
   }
 }
@@ -182,9 +204,9 @@ if (want('memory')) {
   for (const f of [small, large]) {
     rss.splitter!.push((await run({ mode: 'split', file: f.path })).maxRssMb);
     await standIn.reset();
-    rss['local mode, default heap']!.push((await run({ mode: 'local', file: f.path, host: standIn.url })).maxRssMb);
+    rss['local mode, default heap']!.push((await run({ mode: 'local', file: f.path, host: standIn.url, workerScript: SEND_WORKER })).maxRssMb);
     await standIn.reset();
-    rss['local mode, heap capped']!.push((await run({ mode: 'local', file: f.path, host: standIn.url }, CAP)).maxRssMb);
+    rss['local mode, heap capped']!.push((await run({ mode: 'local', file: f.path, host: standIn.url, workerScript: SEND_WORKER }, CAP)).maxRssMb);
   }
   await standIn.stop();
   row('4. peak RSS', `${fmt(small.rawMb)} MB raw`, `${fmt(large.rawMb)} MB raw`, 'growth');
@@ -193,6 +215,44 @@ if (want('memory')) {
   target(ok('splitter'), `splitter: peak RSS flat across 10× input and ≤ 256 MB (max ${fmt(Math.max(...rss.splitter!))} MB)`);
   target(ok('local mode, heap capped'), `local mode (${CAP.join(' ')}): flat and ≤ 256 MB (max ${fmt(Math.max(...rss['local mode, heap capped']!))} MB)`);
   target(ok('local mode, default heap'), `local mode, default heap: flat and ≤ 256 MB (max ${fmt(Math.max(...rss['local mode, default heap']!))} MB)`);
+}
+
+if (want('startup')) {
+  // The CLI as a user starts it: the compiled build (npm run build), against the TypeScript
+  // sources run through tsx as before; medians of 7 whole-process runs each, alternated.
+  const root = join(import.meta.dirname, '..');
+  spawnSync(process.execPath, [join(root, 'scripts', 'build.mjs')], { stdio: 'inherit' });
+  const tiny = join(opts.dir, 'one-record.jsonl');
+  writeFileSync(tiny, '{"event":"signed up","distinct_id":"u1","timestamp":"2024-01-01T00:00:00Z"}\n');
+  const state = join(opts.dir, 'startup-state');
+  const out = join(opts.dir, 'one-record.posthog.ndjson');
+  const time = (args: string[]) => {
+    rmSync(state, { recursive: true, force: true });
+    rmSync(out, { force: true });
+    const t = performance.now();
+    const r = spawnSync(args[0]!, args.slice(1), { cwd: root, stdio: 'ignore' });
+    if (r.status !== 0) throw new Error(`${args.join(' ')} exited ${r.status}`);
+    return performance.now() - t;
+  };
+  const median = (xs: number[]) => xs.sort((a, b) => a - b)[xs.length >> 1]!;
+  const cases: Array<[string, string[], string[]]> = [
+    ['--help', [process.execPath, 'bin/backfill.mjs', '--help'], [process.execPath, '--import', 'tsx', 'functions/cli/main.ts', '--help']],
+    ['import of 1 record', [process.execPath, 'bin/backfill.mjs', 'import', tiny, '--state-dir', state, '--out', out], [process.execPath, '--import', 'tsx', 'functions/cli/main.ts', 'import', tiny, '--state-dir', state, '--out', out]],
+    ['npx backfill --help', ['npx', 'backfill', '--help'], []],
+  ];
+  row('6. CLI start (whole process)', 'compiled', 'tsx sources', 'ratio');
+  for (const [name, built, tsx] of cases) {
+    const a: number[] = [];
+    const b: number[] = [];
+    for (let i = 0; i < 7; i++) {
+      a.push(time(built));
+      if (tsx.length) b.push(time(tsx));
+    }
+    const ma = median(a);
+    const mb = b.length ? median(b) : NaN;
+    row(name, `${fmt(ma / 1000, 2)} s`, b.length ? `${fmt(mb / 1000, 2)} s` : '', b.length ? `${fmt(mb / ma, 1)}×` : '');
+    if (name !== 'npx backfill --help') target(ma <= 400, `${name} within 0.4 s (${fmt(ma / 1000, 2)} s)`);
+  }
 }
 
 if (want('cost')) {
