@@ -8,6 +8,7 @@ import { Command } from 'commander';
 import { build } from 'esbuild';
 import { writeAmplitudeFile } from './data';
 import { costModel, type CostInput } from './cost';
+import { limits, sendersFor, type ModelInput } from './pipeline-model';
 import type { Job, Measured } from './worker';
 
 const program = new Command()
@@ -16,7 +17,7 @@ const program = new Command()
   .option('--rtt-ms <n>', 'round trip the capture stand-in adds to every request, as a WAN link to PostHog would', Number, 50)
   .option('--no-memory', 'skip the memory runs')
   .option('--no-cost', 'skip the cost model (needs moto)')
-  .option('--only <sections>', 'comma list of: send,floor,split,memory,cost,startup')
+  .option('--only <sections>', 'comma list of: send,floor,split,memory,cost,startup,model')
   .option('--dir <dir>', 'where generated inputs are kept between runs', join(tmpdir(), 'posthog-backfill-bench'));
 const opts = program.parse().opts<{ mb: number; memoryMb: number; rttMs: number; memory: boolean; cost: boolean; only?: string; dir: string }>();
 const want = (s: string) => (opts.only ? opts.only.split(',').includes(s) : s !== 'memory' || opts.memory) && (s !== 'cost' || opts.cost);
@@ -270,6 +271,36 @@ if (want('cost')) {
   for (const n of cost.notes) verdicts.push(`note    ${n}`);
 }
 
+if (want('model')) {
+  // Per-chunk CPU from the sender run when there was one (else a figure measured here before),
+  // PostHog's round trip and ingestion rate assumed (printed).
+  const base: ModelInput = {
+    cpuMsPerChunk: sender ? sender.cpuMs / sender.chunkMs!.length : 260,
+    chunkEvents: sender?.chunkRecords ?? 5000,
+    batchSize: 1000,
+    inFlight: 8,
+    rttMs: 400,
+    vcpu: 0.58,
+    posthogEventsPerSec: 50_000,
+    accountConcurrency: 1000,
+  };
+  row('7. 1 B events, deployed', 'hours', 'binding limit', 'events/s');
+  for (const c of [4, 50, 500]) {
+    const [first] = limits(base, c);
+    row(`sender concurrency ${c}`, fmt(1e9 / first!.eventsPerSec / 3600, 1), first!.name, fmt(first!.eventsPerSec));
+  }
+  for (const rate of [5_000, 20_000, 50_000]) row(`  for PostHog at ${fmt(rate)} events/s set senderConcurrency`, String(sendersFor(base, rate)), '', '');
+  // One sender on more than one vCPU: the sender sends one chunk at a time on one thread, so a
+  // bigger function only shortens the CPU part of a chunk; compare the bill per 10 M events.
+  const gbs = (memoryGb: number, vcpu: number) => {
+    const m = { ...base, vcpu };
+    const perSender = limits(m, 1).find((l) => l.name.startsWith('senders'))!.eventsPerSec;
+    return ((1e7 / perSender) * memoryGb * 0.0000133334);
+  };
+  row('  Lambda compute per 10 M events', '1024 MB (0.58 vCPU)', '1769 MB (1 vCPU)', '3538 MB (2 vCPU)');
+  row('', `$${fmt(gbs(1, 0.58), 3)}`, `$${fmt(gbs(1.728, 1), 3)}`, `$${fmt(gbs(3.455, 1), 3)}`);
+  verdicts.push(`note    model: ${fmt(base.cpuMsPerChunk)} ms CPU per ${fmt(base.chunkEvents)}-event chunk on one core, ${base.rttMs} ms per /batch/ round trip, ${base.inFlight} in flight, PostHog taking ${fmt(base.posthogEventsPerSec)} events/s, ${base.accountConcurrency} Lambda concurrency`);
+}
 
 const widths = [0, 1, 2, 3].map((i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
 for (const r of rows) {
