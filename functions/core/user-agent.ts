@@ -1,0 +1,21 @@
+import { detectBrowser, detectBrowserVersion, detectDevice, detectDeviceType, detectOS } from '@posthog/core';
+
+/**
+ * What posthog-js derives from a user agent, with posthog-js's own detector (@posthog/core,
+ * which posthog-js and posthog-node share), so imported browsers, OSes and device types
+ * carry exactly the names and values live web events do.
+ */
+export function userAgentProperties(ua: string): Record<string, unknown> {
+  const out: Record<string, unknown> = { $raw_user_agent: ua };
+  const [os, osVersion] = detectOS(ua);
+  const browser = detectBrowser(ua, undefined);
+  const version = detectBrowserVersion(ua, undefined);
+  const device = detectDevice(ua);
+  if (browser) out.$browser = browser;
+  if (version !== null && Number.isFinite(version)) out.$browser_version = version;
+  if (os) out.$os = os;
+  if (osVersion) out.$os_version = osVersion;
+  if (device) out.$device = device;
+  out.$device_type = detectDeviceType(ua);
+  return out;
+}
