@@ -6,6 +6,20 @@ import { detectBrowser, detectBrowserVersion, detectDevice, detectDeviceType, de
  * carry exactly the names and values live web events do.
  */
 export function userAgentProperties(ua: string): Record<string, unknown> {
+  let parsed = cache.get(ua);
+  if (!parsed) {
+    if (cache.size >= CACHE_SIZE) cache.clear();
+    parsed = parse(ua);
+    cache.set(ua, parsed);
+  }
+  return { ...parsed };
+}
+
+// Exports repeat the same few user agents; the detector runs dozens of regexes per call.
+const CACHE_SIZE = 2_000;
+const cache = new Map<string, Record<string, unknown>>();
+
+function parse(ua: string): Record<string, unknown> {
   const out: Record<string, unknown> = { $raw_user_agent: ua };
   const [os, osVersion] = detectOS(ua);
   const browser = detectBrowser(ua, undefined);

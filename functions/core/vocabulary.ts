@@ -105,3 +105,27 @@ export function browserLanguage(tag: unknown): Record<string, string> {
   const t = tag.trim();
   return { $browser_language: t, $browser_language_prefix: t.split(/[-_]/)[0]! };
 }
+
+// posthog-js's campaign parameters, read from the page URL into event properties.
+const CAMPAIGN_PARAMS = [
+  'utm_source', 'utm_medium', 'utm_campaign', 'utm_content', 'utm_term',
+  'gclid', 'gad_source', 'gclsrc', 'dclid', 'gbraid', 'wbraid', 'fbclid', 'msclkid', 'twclid',
+  'li_fat_id', 'mc_cid', 'igshid', 'ttclid', 'rdt_cid', 'epik', 'qclid', 'sccid', 'irclid',
+];
+
+/** The campaign parameters of a URL's query string, as posthog-js sends them with an event. */
+export function campaignParams(url: unknown): Record<string, string> {
+  if (typeof url !== 'string' || !url.includes('?')) return {};
+  let search: URLSearchParams;
+  try {
+    search = new URL(url).searchParams;
+  } catch {
+    return {};
+  }
+  const out: Record<string, string> = {};
+  for (const k of CAMPAIGN_PARAMS) {
+    const v = search.get(k);
+    if (v) out[k] = v;
+  }
+  return out;
+}

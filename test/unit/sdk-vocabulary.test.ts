@@ -471,3 +471,11 @@ describe('session ids', () => {
     assert.equal(sessionUuid('amplitude', '', 1747037590000, 1747037600000), undefined);
   });
 });
+
+describe('campaign parameters', () => {
+  test('Amplitude page URL query → utm_* / gclid event properties, as posthog-js sends them', () => {
+    const rec = { ...JSON.parse(sampleLines('amplitude-web-line.json')[0]!), event_properties: { '[Amplitude] Page Location': 'https://app.example.org/?utm_source=hn&utm_campaign=launch&gclid=abc&other=1', utm_campaign: 'own' } };
+    const e = one('amplitude', rec);
+    assert.deepEqual([e.properties.utm_source, e.properties.utm_campaign, e.properties.gclid, e.properties.other], ['hn', 'own', 'abc', undefined]);
+  });
+});

@@ -1,6 +1,6 @@
 import { countryCode, languageTag } from '../geo';
 import { isPlainObject, put } from '../properties';
-import { browserLanguage, browserName, browserVersion, deviceTypeOf, mobileOsName, referringDomain, webOsName } from '../vocabulary';
+import { browserLanguage, browserName, campaignParams, browserVersion, deviceTypeOf, mobileOsName, referringDomain, webOsName } from '../vocabulary';
 
 /** Amplitude's placeholder for "no value" (e.g. an initial_utm_medium never seen): not a value. */
 export const EMPTY = 'EMPTY';
@@ -52,6 +52,8 @@ export function pageProperties(props: Record<string, unknown>, ep: Record<string
   }
   if (props.$referrer !== undefined && props.$referring_domain === undefined) put(props, '$referring_domain', referringDomain(props.$referrer));
   if (props.build !== undefined) props.$app_build = props.build;
+  const campaign = campaignParams(props.$current_url);
+  for (const k in campaign) if (props[k] === undefined) props[k] = campaign[k];
 }
 
 const MOBILE = new Set(['ios', 'ipados', 'android', 'tvos', 'watchos']);
