@@ -72,6 +72,7 @@ export function amplitudeDevice(props: Record<string, unknown>, r: Record<string
     put(props, '$os', os);
     put(props, '$device_type', deviceTypeOf(os, r.device_family, r.device_type, r.device_model));
     Object.assign(props, browserLanguage(r.language));
+    put(props, '$app_version', r.version_name); // the browser SDK's appVersion option
   } else if (MOBILE.has(platform)) {
     const os = mobileOsName(r.os_name) ?? mobileOsName(r.platform);
     put(props, '$os', os);
