@@ -27,6 +27,7 @@ export type RejectCode =
   | 'record_too_large'
   | 'refused_by_capture'
   | 'invalid_utf8'
-  | 'invalid_record';
+  | 'invalid_record'
+  | 'invalid_groups';
 
 export const reject = (code: RejectCode, message: string): Rejection => ({ code, message });

@@ -52,6 +52,24 @@ export const MappingConfig = z
       .prefault({}),
     users: z.strictObject({ distinctId: z.string().min(1).default('distinct_id') }).prefault({}),
     segment: z.strictObject({ groupType: z.string().min(1).default('company') }).prefault({}),
+    amplitude: z
+      .strictObject({
+        /** Amplitude's own `session_start` / `session_end` markers: filtered unless true. */
+        keepSessionEvents: z.boolean().default(false),
+        /**
+         * The Amplitude group types sent to PostHog's group analytics (`$groups`,
+         * `$groupidentify`); PostHog allows 5 per project and keeps whichever 5 it sees first, so
+         * the choice is the user's, never the order of ingestion. A type not listed (every type
+         * while this is unset) stays on the event as the plain property `amplitude_group_<type>`.
+         */
+        groupTypes: z
+          .array(z.string().min(1))
+          .min(1)
+          .max(5, 'PostHog allows at most 5 group types per project')
+          .refine((t) => new Set(t).size === t.length, 'group types must be unique')
+          .optional(),
+      })
+      .prefault({}),
   })
   .refine((c) => !c.after || !c.before || Date.parse(c.after) < Date.parse(c.before), { message: '`after` must be before `before`', path: ['after'] })
   .refine((c) => JSON.stringify(c).length <= 32_768, { message: 'the config is over 32 KB; it travels with every chunk' });

@@ -30,7 +30,6 @@ describe('Amplitude', () => {
     assert.equal(e!.timestamp, '2025-07-01T16:34:54.837Z');
     assert.equal(e!.properties['Total Price'], 6396);
     assert.equal(e!.properties.$device_id, 'f48913e6-c106-5429-a296-9f9588859c3b');
-    assert.equal(e!.properties.$geoip_disable, true);
     assert.equal(e!.properties.amplitude_id, 1263130950579);
     assert.equal(e!.properties.amplitude_session_id, undefined, 'session_id -1 means none');
     assert.ok(!('city' in e!.properties) && !('$geoip_city_name' in e!.properties), 'null fields are not sent');

@@ -1,5 +1,9 @@
 import { reject } from '../event';
-import { compact, idOf, isPlainObject, personUpdate } from '../properties';
+import { countryCode } from '../geo';
+import { compact, idOf, isPlainObject, personUpdate, put } from '../properties';
+import { sessionUuid } from '../session';
+import { userAgentProperties } from '../user-agent';
+import { browserLanguage, deviceTypeOf, hostOf, mobileOsName, referringDomain } from '../vocabulary';
 import { parseTimestamp } from '../timestamp';
 import { deriveUuid, isValidUuid } from '../uuid';
 import { buildEvent } from './build';
@@ -57,8 +61,10 @@ export const segmentFormat: Format = {
           ...props,
           ...compact({
             $current_url: properties.url ?? page.url,
+            $host: hostOf(properties.url ?? page.url),
             $pathname: properties.path ?? page.path,
-            $referrer: properties.referrer ?? page.referrer,
+            $referrer: properties.referrer || undefined,
+            $referring_domain: properties.referrer ? referringDomain(properties.referrer) : undefined,
             title: properties.title ?? page.title,
             name: raw.name,
           }),
@@ -90,7 +96,12 @@ export const segmentFormat: Format = {
         props = { ...props, alias: previousId };
       }
     }
-    if (props.$ip === undefined) props.$geoip_disable = true; // no IP of the user's own: never the sender's
+    const sessionStart = amplitudeSessionStart(raw.integrations);
+    const session = sessionUuid('segment-amplitude', anonymousId || userId, sessionStart, Date.parse(timestamp));
+    if (session) {
+      props.$session_id = session;
+      props.amplitude_session_id = sessionStart;
+    }
 
     const messageId = idOf(raw.messageId);
     const uuid = isValidUuid(messageId) ? messageId.toLowerCase() : deriveUuid('segment', messageId || `${type}\u0000${distinctId}\u0000${timestamp}\u0000${JSON.stringify(raw)}`);
@@ -107,6 +118,11 @@ function disabledForPostHog(integrations: unknown): boolean {
   return integrations.All === false && !posthog;
 }
 
+/**
+ * Segment's `context` under the names posthog-js and PostHog's mobile SDKs use: the user agent
+ * parsed as posthog-js parses it; `os`, `device`, `app`, `screen`, `network`, `locale`,
+ * `timezone`; `location` only without an IP (with one, PostHog geolocates it).
+ */
 function contextProperties(context: Record<string, unknown>): Record<string, unknown> {
   const os = obj(context.os);
   const library = obj(context.library);
@@ -115,38 +131,85 @@ function contextProperties(context: Record<string, unknown>): Record<string, unk
   const screen = obj(context.screen);
   const device = obj(context.device);
   const app = obj(context.app);
+  const network = obj(context.network);
   const location = obj(context.location);
-  const out = compact({
-    $ip: context.ip,
-    $os: os.name,
-    $os_version: os.version,
-    $raw_user_agent: context.userAgent,
-    $lib: library.name,
-    $lib_version: library.version,
-    utm_source: campaign.source,
-    utm_medium: campaign.medium,
-    utm_campaign: campaign.name,
-    utm_term: campaign.term,
-    utm_content: campaign.content,
-    $current_url: page.url,
-    $pathname: page.path,
-    $referrer: page.referrer,
-    $screen_width: screen.width,
-    $screen_height: screen.height,
-    $device_id: device.id,
-    $device_manufacturer: device.manufacturer,
-    $device_model: device.model,
-    $device_type: device.type,
-    $app_name: app.name,
-    $app_version: app.version,
-    $app_build: app.build,
-    $locale: context.locale,
-    $timezone: context.timezone,
-    $geoip_city_name: location.city,
-    $geoip_country_name: location.country,
-  });
+  const out: Record<string, unknown> = typeof context.userAgent === 'string' && context.userAgent ? userAgentProperties(context.userAgent) : {};
+  // The OS the library reports (mobile: "iOS", "Android") wins over one read from a user agent.
+  const osName = typeof os.name === 'string' && os.name ? mobileOsName(os.name) : undefined;
+  const mobile = osName !== undefined && MOBILE_OS.has(osName);
+  Object.assign(
+    out,
+    compact({
+      $ip: context.ip,
+      $os: osName,
+      $os_name: mobile ? osName : undefined,
+      $os_version: os.version,
+      $lib: library.name,
+      $lib_version: library.version,
+      utm_source: campaign.source,
+      utm_medium: campaign.medium,
+      utm_campaign: campaign.name,
+      utm_term: campaign.term,
+      utm_content: campaign.content,
+      $current_url: page.url,
+      $host: hostOf(page.url),
+      $pathname: page.path,
+      $screen_width: screen.width,
+      $screen_height: screen.height,
+      $screen_density: screen.density,
+      $device_id: device.id,
+      $device_manufacturer: device.manufacturer,
+      $device_model: device.model,
+      $device_name: device.name,
+      $app_name: app.name,
+      $app_version: app.version,
+      $app_build: app.build,
+      $app_namespace: app.namespace,
+      $network_carrier: network.carrier,
+      $network_wifi: network.wifi,
+      $network_cellular: network.cellular,
+      $network_bluetooth: network.bluetooth,
+      $locale: context.locale,
+      $timezone: context.timezone,
+    }),
+  );
+  if (page.referrer !== undefined) {
+    // posthog-js: an empty referrer is "$direct".
+    out.$referrer = page.referrer === '' ? '$direct' : page.referrer;
+    put(out, '$referring_domain', referringDomain(page.referrer));
+  }
+  if (out.$device_type === undefined) put(out, '$device_type', deviceTypeOf(osName, device.model, device.type) ?? (mobile ? 'Mobile' : undefined));
+  if (out.$browser !== undefined) Object.assign(out, browserLanguage(context.locale));
+  if (out.$ip === undefined) {
+    Object.assign(
+      out,
+      compact({
+        $geoip_city_name: location.city,
+        $geoip_subdivision_1_name: location.region,
+        $geoip_country_name: location.country,
+        $geoip_country_code: countryCode(location.country),
+        $geoip_latitude: location.latitude,
+        $geoip_longitude: location.longitude,
+      }),
+    );
+  }
   for (const [k, v] of Object.entries(context)) {
     if (!CONTEXT_MAPPED.has(k) && k !== 'traits' && v !== null && v !== undefined) out[`segment_context_${k}`] = v;
   }
   return out;
+}
+
+const MOBILE_OS = new Set(['iOS', 'iPadOS', 'Android', 'tvOS', 'watchOS']);
+
+/**
+ * The session id Amplitude's Segment destinations keep in `integrations` (epoch ms of the
+ * session start): `Actions Amplitude` (analytics.js) or `Amplitude` (classic device mode).
+ */
+function amplitudeSessionStart(integrations: unknown): unknown {
+  if (!isPlainObject(integrations)) return undefined;
+  for (const key of ['Actions Amplitude', 'Amplitude']) {
+    const v = integrations[key];
+    if (isPlainObject(v) && v.session_id !== undefined) return typeof v.session_id === 'string' ? Number(v.session_id) : v.session_id;
+  }
+  return undefined;
 }
