@@ -17,6 +17,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoCheckpoints } from '../../functions/adapters/aws/dynamo-checkpoints';
 import { DynamoLinks } from '../../functions/adapters/aws/dynamo-links';
 import { emptyStats } from '../../functions/core/report';
+import { linkKey } from '../../functions/core/links';
 
 const API_KEY = 'phc_test_key_0123456789';
 const BIN = join(import.meta.dirname, '..', '..', 'bin', 'backfill.mjs');
@@ -166,7 +167,7 @@ describe('S3 drop → splitter → SQS → sender → capture, on moto', () => {
   test('two deliveries of one chunk racing: both own its links, the chunk counts once', async () => {
     const ddb = DynamoDBDocumentClient.from(clients().ddb);
     const links = new DynamoLinks(ddb, stack.env.ALIAS_TABLE!);
-    const pairs = Array.from({ length: 20 }, (_, i) => ({ anon: `dev-${i}`, user: `user-${i}` }));
+    const pairs = Array.from({ length: 20 }, (_, i) => linkKey({ anon: `dev-${i}`, user: `user-${i}` }));
     // Same owner twice at once: each must come away with every link (either may be the one
     // that finishes), and a different chunk gets none.
     const [a, b] = await Promise.all([links.claim(pairs, 'f#0'), links.claim(pairs, 'f#0')]);
