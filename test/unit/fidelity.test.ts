@@ -306,3 +306,24 @@ describe('once-events (FormatResult.once)', () => {
     assert.equal(s.sent.slice(before).filter((e) => e.event === '$groupidentify').length, 0);
   });
 });
+
+describe('the sender never runs with an empty key', () => {
+  test('a blank key in the secret fails loudly before any sink is built', async () => {
+    const { mockClient } = await import('aws-sdk-client-mock');
+    const { GetSecretValueCommand, SecretsManagerClient } = await import('@aws-sdk/client-secrets-manager');
+    const { forgetApiKey, projectApiKey } = await import('../../functions/adapters/aws/secret');
+    const secrets = new SecretsManagerClient({ region: 'us-east-1' });
+    const mocked = mockClient(secrets);
+    try {
+      for (const SecretString of ['   ', '{"apiKey":" \\t"}', '{"apiKey":""}']) {
+        forgetApiKey();
+        mocked.on(GetSecretValueCommand).resolves({ SecretString });
+        await assert.rejects(projectApiKey(secrets, 'k'), /holds no PostHog project API key/, SecretString);
+      }
+      assert.equal(mocked.calls().length, 3, 'the secret was really read each time');
+    } finally {
+      forgetApiKey();
+      mocked.restore();
+    }
+  });
+});
