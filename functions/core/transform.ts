@@ -25,7 +25,7 @@ export interface RejectedRecord {
   derived?: 'link' | 'once';
 }
 
-/** Something a record showed, with the line of the record (the first one, after `unique…`). */
+/** Something a record showed (a link, a once-event), with the record's line. */
 export type Seen<T> = T & { n: number };
 
 export interface TransformResult {
