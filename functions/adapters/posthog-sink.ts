@@ -19,8 +19,9 @@ export interface PostHogSinkOptions {
   acquire?: (events: number) => Promise<void>;
 }
 
-// Serialized bytes per request, under capture's 20 MB body limit with room for the envelope.
-const MAX_REQUEST_BYTES = 16 * 1024 * 1024;
+// Serialized event bytes per request: capture refuses bodies over about 10 MiB; PostHog's own
+// importer packs 9 MiB, which leaves room for the envelope posthog-node adds to each event.
+export const MAX_REQUEST_BYTES = 9 * 1024 * 1024;
 // Longest Retry-After we wait inside one request before letting the chunk fail and retry later.
 const MAX_RETRY_AFTER_MS = 60_000;
 
@@ -41,7 +42,8 @@ class ImportClient extends PostHog {
     this.enqueue(
       'capture',
       { distinctId: e.distinct_id, event: e.event, properties: e.properties },
-      // posthog-node adds $geoip_disable: true unless told otherwise; the event's own choice wins.
+      // Geolocation is decided in the core (formats/build.ts) and carried by the event itself;
+      // posthog-node's own default (its client option, true) is never consulted.
       { uuid: e.uuid, disableGeoip: e.properties.$geoip_disable === true, ...(e.timestamp ? { timestamp: new Date(e.timestamp) } : {}) },
     );
   }
@@ -58,6 +60,9 @@ class ImportClient extends PostHog {
 export class PostHogSink implements EventSink {
   private readonly fetch: FetchLike;
   constructor(private readonly opts: PostHogSinkOptions) {
+    assertSupportedEnvironment();
+    // posthog-node disables itself on an empty key and then "sends" nothing, successfully.
+    if (typeof opts.apiKey !== 'string' || !opts.apiKey.trim()) throw new Error('PostHog project API key is empty: nothing could be sent');
     this.fetch = honourRetryAfter(globalThis.fetch as unknown as FetchLike);
   }
 
@@ -103,6 +108,12 @@ export class PostHogSink implements EventSink {
     });
     const errors: unknown[] = [];
     client.on('error', (err) => errors.push(err));
+    // What posthog-node reports as delivered (2xx), message by message: checked against what
+    // went onto its queue, so a dropped or re-ided event fails the send instead of vanishing.
+    const delivered: string[] = [];
+    client.on('flush', (sent: Array<{ uuid?: unknown }>) => {
+      for (const m of sent) delivered.push(String(m?.uuid));
+    });
     try {
       for (const e of batch) client.captureImported(e);
       await client.flush();
@@ -111,10 +122,39 @@ export class PostHogSink implements EventSink {
     } finally {
       await client.shutdown(1_000).catch(() => undefined);
     }
-    if (!errors.length) return 'ok';
+    if (!errors.length) {
+      checkDelivered(batch, delivered);
+      return 'ok';
+    }
     const refused = errors.find((e) => statusOf(e) === 400 || statusOf(e) === 413);
     if (refused) return { status: statusOf(refused)!, reason: await reasonOf(refused) };
     throw new SendError(errors);
+  }
+}
+
+/**
+ * `POSTHOG_CAPTURE_MODE=v1` makes posthog-node post to another endpoint with other answers than
+ * the `/batch/` whose behaviour this sink (bisection, 413 halving, historical_migration) relies on.
+ */
+export function assertSupportedEnvironment(env: NodeJS.ProcessEnv = process.env): void {
+  const mode = env.POSTHOG_CAPTURE_MODE?.trim();
+  if (mode && mode !== 'v0') throw new Error(`POSTHOG_CAPTURE_MODE=${mode.slice(0, 20)} is not supported by the importer (it posts to /batch/); unset it`);
+}
+
+/** Every event enqueued must have been delivered, each under its own uuid. */
+function checkDelivered(batch: PostHogEvent[], delivered: string[]): void {
+  const got = new Set(delivered);
+  const missing = batch.filter((e) => !got.has(e.uuid)).length;
+  if (missing || delivered.length < batch.length) {
+    throw new DeliveryShortfall(`posthog-node delivered ${delivered.length} of ${batch.length} events (${missing} enqueued uuids not among them)`);
+  }
+}
+
+/** posthog-node resolved its flush without delivering everything it was given. */
+export class DeliveryShortfall extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'DeliveryShortfall';
   }
 }
 

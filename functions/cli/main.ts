@@ -60,7 +60,11 @@ program
           `${r.records.rejected} rejected${reasons ? ` (${reasons})` : ''}, ${r.records.filtered} filtered${filters ? ` (${filters})` : ''}` +
           (r.records.duplicates ? `, ${r.records.duplicates} duplicates` : ''),
       );
-      if (r.records.noTimestamp) console.log(`  ${r.records.noTimestamp} events had no timestamp: PostHog uses the time of ingestion for them`);
+      if (r.records.noTimestamp) console.log(`  ${r.records.noTimestamp} events had no timestamp: sent at the import's start, ${r.startedAt}`);
+      if (r.records.onceEvents) console.log(`  ${r.records.onceEvents} once-ever events sent (e.g. $groupidentify)`);
+      if (r.records.linksRefused || r.records.onceRefused) {
+        console.log(`  refused by capture, in the rejected records: ${r.records.linksRefused ?? 0} identity links, ${r.records.onceRefused ?? 0} once-ever events`);
+      }
       if (r.rejectedReport) console.log(`  rejected records: ${r.rejectedReport}`);
       if (r.error) console.log(`  input error: ${r.error}`);
       console.log(`  report: ${res.reportPath}`);

@@ -27,6 +27,12 @@ export const ChunkMessage = z.object({
   firstLine: z.number().int().min(1),
   records: z.number().int().min(0),
   staged: z.string().min(1),
+  /**
+   * The time events without a timestamp are sent at: the file's stored manifest `startedAt`, so
+   * every retry, replay or re-split sends them identically. Absent in messages queued by an
+   * earlier version: the sender reads the manifest's instead.
+   */
+  importedAt: z.string().datetime().optional(),
   oversize: z.array(z.object({ n: z.number().int(), bytes: z.number().int() })).max(MAX_OVERSIZE_PER_CHUNK),
 });
 export type ChunkMessage = z.infer<typeof ChunkMessage>;

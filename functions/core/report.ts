@@ -15,11 +15,17 @@ export interface ChunkStats {
   noTimestamp: number;
   /** Device-to-user links sent (each pair once, ever). */
   links: number;
+  /** Links whose `$identify` capture refused: in the rejected report with the reason. */
+  linksRefused: number;
+  /** Once-events (e.g. `$groupidentify`) sent, each key once, ever. */
+  onceEvents: number;
+  /** Once-events capture refused: in the rejected report with the reason. */
+  onceRefused: number;
   byReason: Record<string, number>;
   byFilter: Record<string, number>;
 }
 
-export const emptyStats = (): ChunkStats => ({ read: 0, sent: 0, rejected: 0, filtered: 0, duplicates: 0, events: 0, noTimestamp: 0, links: 0, byReason: {}, byFilter: {} });
+export const emptyStats = (): ChunkStats => ({ read: 0, sent: 0, rejected: 0, filtered: 0, duplicates: 0, events: 0, noTimestamp: 0, links: 0, linksRefused: 0, onceEvents: 0, onceRefused: 0, byReason: {}, byFilter: {} });
 
 function addCounts(a: Record<string, number>, b: Record<string, number> | undefined): Record<string, number> {
   const out = { ...a };
@@ -37,6 +43,10 @@ export function addStats(a: ChunkStats, b: ChunkStats): ChunkStats {
     events: a.events + b.events,
     noTimestamp: a.noTimestamp + b.noTimestamp,
     links: a.links + (b.links ?? 0),
+    // Stats stored by an earlier version lack these.
+    linksRefused: (a.linksRefused ?? 0) + (b.linksRefused ?? 0),
+    onceEvents: (a.onceEvents ?? 0) + (b.onceEvents ?? 0),
+    onceRefused: (a.onceRefused ?? 0) + (b.onceRefused ?? 0),
     byReason: addCounts(a.byReason, b.byReason),
     byFilter: addCounts(a.byFilter, b.byFilter),
   };
@@ -44,7 +54,7 @@ export function addStats(a: ChunkStats, b: ChunkStats): ChunkStats {
 
 export function countReasons(rejected: RejectedRecord[]): Record<string, number> {
   const out: Record<string, number> = {};
-  for (const r of rejected) out[r.code] = (out[r.code] ?? 0) + 1;
+  for (const r of rejected) if (!r.derived) out[r.code] = (out[r.code] ?? 0) + 1;
   return out;
 }
 
@@ -76,5 +86,5 @@ export function buildReport(input: Omit<FileReport, 'reconciled' | 'status'> & {
 
 /** The rejected report: one JSON line per record, with where it was and why. */
 export function rejectedNdjson(fileUri: string, part: string | undefined, rows: RejectedRecord[]): string {
-  return rows.map((r) => JSON.stringify({ file: fileUri, ...(part ? { member: part } : {}), line: r.n, code: r.code, reason: r.reason, record: r.record })).join('\n') + '\n';
+  return rows.map((r) => JSON.stringify({ file: fileUri, ...(part ? { member: part } : {}), line: r.n, ...(r.derived ? { derived: r.derived } : {}), code: r.code, reason: r.reason, record: r.record })).join('\n') + '\n';
 }

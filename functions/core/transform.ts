@@ -1,6 +1,7 @@
 import { reject, type PostHogEvent, type Rejection } from './event';
-import type { Format, IdentityLink, TransformContext } from './formats/types';
+import type { Format, IdentityLink, OnceEvent, TransformContext } from './formats/types';
 import { applyMapping } from './apply-mapping';
+import { settleGeoip } from './formats/build';
 import { MAX_EVENT_BYTES } from './settings';
 
 /** One record of a chunk: its 1-based position in the file (or zip member) and its raw text. */
@@ -17,7 +18,15 @@ export interface RejectedRecord {
   reason: string;
   /** The raw record, so the user can fix and re-drop it. Reports only, never logs. */
   record?: string;
+  /**
+   * Set when the row is about an event derived from the record (a device link's `$identify`, a
+   * once-event), not the record itself: such rows are not counted as rejected records.
+   */
+  derived?: 'link' | 'once';
 }
+
+/** Something a record showed (a link, a once-event), with the record's line. */
+export type Seen<T> = T & { n: number };
 
 export interface TransformResult {
   events: PostHogEvent[];
@@ -25,7 +34,10 @@ export interface TransformResult {
   eventBytes: number[];
   /** The record (line) each event came from, aligned with `events`. */
   eventLines: number[];
-  links: IdentityLink[];
+  /** Device links shown by records that were sent, filtered by the mapping or duplicates. */
+  links: Array<Seen<IdentityLink>>;
+  /** Once-ever events of records that were sent (or duplicates). */
+  once: Array<Seen<OnceEvent>>;
   rejected: RejectedRecord[];
   /** Records dropped on purpose, by rule. */
   filtered: Record<string, number>;
@@ -40,14 +52,20 @@ export interface TransformResult {
  * events), rejected with its line and reason, or filtered by a named rule.
  */
 export function transformRecords(records: Iterable<RawRecord>, format: Format, ctx: TransformContext): TransformResult {
-  const out: TransformResult = { events: [], eventBytes: [], eventLines: [], links: [], rejected: [], filtered: {}, duplicates: 0, read: 0 };
+  const out: TransformResult = { events: [], eventBytes: [], eventLines: [], links: [], once: [], rejected: [], filtered: {}, duplicates: 0, read: 0 };
   const seen = new Set<string>();
   for (const { n, text, invalidUtf8 } of records) {
     out.read++;
     const res = invalidUtf8 ? reject('invalid_utf8', 'the line is not valid UTF-8') : transformOne(text, format, ctx);
     if ('code' in res) out.rejected.push({ n, code: res.code, reason: res.message, record: clipRecord(text) });
-    else if ('filtered' in res) out.filtered[res.filtered] = (out.filtered[res.filtered] ?? 0) + 1;
-    else {
+    else if ('filtered' in res) {
+      out.filtered[res.filtered] = (out.filtered[res.filtered] ?? 0) + 1;
+      // A record the mapping filters still shows who is who: its links are kept (same person).
+      if (res.links) for (const l of res.links) out.links.push({ ...l, n });
+    } else {
+      // Links and once-events hold whatever the record's own events: a duplicate shows the same.
+      if (res.links) for (const l of res.links) out.links.push({ ...l, n });
+      if (res.once) for (const o of res.once) out.once.push({ ...o, n });
       let fresh = 0;
       for (let i = 0; i < res.events.length; i++) {
         const e = res.events[i]!;
@@ -58,17 +76,15 @@ export function transformRecords(records: Iterable<RawRecord>, format: Format, c
         out.eventBytes.push(res.bytes[i]!);
         out.eventLines.push(n);
       }
-      if (res.events.length && !fresh) {
-        out.duplicates++;
-        continue;
-      }
-      if (res.links) out.links.push(...res.links);
+      if (res.events.length && !fresh) out.duplicates++;
     }
   }
   return out;
 }
 
-function transformOne(text: string, format: Format, ctx: TransformContext): { events: PostHogEvent[]; bytes: number[]; links?: IdentityLink[] } | Rejection | { filtered: string } {
+type Transformed = { events: PostHogEvent[]; bytes: number[]; links?: IdentityLink[]; once?: OnceEvent[] };
+
+function transformOne(text: string, format: Format, ctx: TransformContext): Transformed | Rejection | { filtered: string; links?: IdentityLink[] } {
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -86,14 +102,28 @@ function transformOne(text: string, format: Format, ctx: TransformContext): { ev
       rule = mapped.filtered;
       continue;
     }
+    if (mapped !== e) settleGeoip(e.properties, mapped.properties); // a renamed or dropped $ip
     const size = Buffer.byteLength(JSON.stringify(mapped));
     if (size > MAX_EVENT_BYTES) return reject('event_too_large', `event is ${size} bytes; capture accepts at most ${MAX_EVENT_BYTES}`);
     events.push(mapped);
     bytes.push(size);
   }
   // A record whose every event was filtered counts as filtered; links still hold (same person).
-  if (!events.length && rule) return { filtered: rule };
-  return { events, bytes, ...(res.links ? { links: res.links } : {}) };
+  if (!events.length && rule) return { filtered: rule, ...(res.links?.length ? { links: res.links } : {}) };
+  const once = res.once?.length ? checkOnce(res.once) : undefined;
+  if (once && 'code' in once) return once;
+  return { events, bytes, ...(res.links?.length ? { links: res.links } : {}), ...(once ? { once } : {}) };
+}
+
+// Once-events skip the mapping (a rename or allow list must not lose a `$groupidentify`), but
+// they meet the same geolocation rule and size limit as every event.
+function checkOnce(once: OnceEvent[]): OnceEvent[] | Rejection {
+  for (const o of once) {
+    settleGeoip(o.event.properties, o.event.properties);
+    const size = Buffer.byteLength(JSON.stringify(o.event));
+    if (size > MAX_EVENT_BYTES) return reject('event_too_large', `${o.event.event} event is ${size} bytes; capture accepts at most ${MAX_EVENT_BYTES}`);
+  }
+  return once;
 }
 
 // Keep rejected reports readable: a record over 64 KiB is reported by its head only.

@@ -1,5 +1,4 @@
 import type { PostHogEvent } from '../core/event';
-import type { IdentityLink } from '../core/formats/types';
 import type { RecordUnit } from '../core/input';
 import type { ChunkMessage, FileRef } from '../core/messages';
 import type { ChunkStats, FileReport } from '../core/report';
@@ -79,14 +78,19 @@ export interface SendResult {
 }
 
 /**
- * The sent-alias table: a (device, user) link is sent once, ever. A chunk claims its links
- * before sending (so no other chunk or file sends them), then confirms them once PostHog took
- * them. A retry of the same chunk sends its claimed-but-unconfirmed links again.
+ * The sent-alias table: what must reach PostHog once, ever (a device↔user link's `$identify`, a
+ * format's once-event), by its table key (`linkKey` / `onceKey`). A chunk claims its keys before
+ * sending (so no other chunk or file sends them), then confirms those PostHog took and marks
+ * refused those capture refused for themselves. A retry of the same chunk sends its
+ * claimed-but-unconfirmed keys again. Every claim ends `sent` or `refused`: neither is claimed
+ * again (a refusal is decided by the event's content, so sending it again would be refused again).
  */
 export interface IdentityLinks {
-  /** Returns the links this owner (file#chunk) must send now. */
-  claim(links: IdentityLink[], owner: string): Promise<IdentityLink[]>;
-  confirm(links: IdentityLink[], owner: string): Promise<void>;
+  /** Returns the keys this owner (file#chunk) must send now. */
+  claim(keys: string[], owner: string): Promise<string[]>;
+  confirm(keys: string[], owner: string): Promise<void>;
+  /** Final: capture refused the event; `reason` is what it said. */
+  refuse(refused: Array<{ key: string; reason: string }>, owner: string): Promise<void>;
 }
 
 /** An events-per-window budget shared by every sender: resolves when `events` may be sent. */

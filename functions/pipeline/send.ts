@@ -1,12 +1,13 @@
 import { recordsOf } from '../core/chunks';
+import type { PostHogEvent } from '../core/event';
 import type { Format, TransformContext } from '../core/formats/types';
-import { identifyEvent, uniqueLinks } from '../core/links';
+import { onceItems, type OnceItem } from '../core/links';
 import { parseMapping } from '../core/mapping';
 import type { ChunkMessage } from '../core/messages';
 import { countReasons, type ChunkStats } from '../core/report';
 import { transformRecords, type RejectedRecord } from '../core/transform';
 import { finishFile } from './finish';
-import type { Checkpoints, EventSink, IdentityLinks, Reports, Staging } from './ports';
+import type { Checkpoints, EventSink, IdentityLinks, Reports, SendResult, Staging } from './ports';
 
 export interface SendDeps {
   checkpoints: Checkpoints;
@@ -20,6 +21,8 @@ export interface SendDeps {
 }
 
 export type ChunkOutcome = { status: 'sent'; stats: ChunkStats } | { status: 'already-done' };
+
+type Refusal = SendResult['rejected'][number];
 
 /**
  * Sends one chunk. Idempotent by chunk (never by message id): a done chunk is skipped; a chunk
@@ -35,11 +38,23 @@ export async function sendChunk(msg: ChunkMessage, deps: SendDeps): Promise<Chun
   const body = await deps.staging.get(msg.staged);
   const result = transformRecords(recordsOf(body, msg.firstLine), deps.format(msg.format), ctx);
 
-  // Device-to-user links: claimed in the sent-alias table first, so no other chunk sends them.
+  // Device links and once-events: claimed in the sent-alias table first, so no other chunk sends them.
   const owner = `${msg.fileId}#${msg.chunk}`;
-  const claimed = result.links.length ? await deps.links.claim(uniqueLinks(result.links), owner) : [];
-  const identifies = claimed.map((l) => identifyEvent(l, ctx));
-  const { rejected: refused } = await deps.sink.send([...identifies, ...result.events], [...identifies.map((e) => Buffer.byteLength(JSON.stringify(e))), ...result.eventBytes]);
+  const items = onceItems(result.links, result.once, ctx);
+  const mine = new Set(items.length ? await deps.links.claim(items.map((i) => i.tableKey), owner) : []);
+  const claimed = items.filter((i) => mine.has(i.tableKey));
+
+  // Events without a timestamp get the one frozen at split time, so a retry or replay on another
+  // day sends the very same event (PostHog's dedup includes the day).
+  const importedAt = await importedAtOf(msg, deps.checkpoints);
+  const undated = new Set<PostHogEvent>();
+  for (const e of result.events) if (e.timestamp === undefined) undated.add(e);
+  for (const e of [...claimed.map((i) => i.event), ...result.events]) if (e.timestamp === undefined && importedAt) e.timestamp = importedAt;
+
+  const { rejected: refused } = await deps.sink.send(
+    [...claimed.map((i) => i.event), ...result.events],
+    [...claimed.map((i) => Buffer.byteLength(JSON.stringify(i.event))), ...result.eventBytes],
+  );
 
   // Events capture refused for themselves (after bisection) turn their records into rejections.
   const refusedBy = new Map(refused.map((r) => [r.uuid, r]));
@@ -51,23 +66,36 @@ export async function sendChunk(msg: ChunkMessage, deps: SendDeps): Promise<Chun
     if (r) refusedLines.set(result.eventLines[i]!, r.reason);
     else {
       events++;
-      if (e.timestamp === undefined) noTimestamp++;
+      if (undated.has(e)) noTimestamp++;
     }
   });
+  const settled = await settleOnce(claimed, refusedBy, owner, deps.links);
+
   // The texts of refused records, read again from the body only when there are any (keeping
   // every record's text for the whole send would double a chunk's memory).
-  const textOf = new Map(refusedLines.size ? recordsOf(body, msg.firstLine).filter((r) => refusedLines.has(r.n)).map((r) => [r.n, r.text]) : []);
-  const links = claimed.filter((_, i) => !refusedBy.has(identifies[i]!.uuid));
-  if (links.length) await deps.links.confirm(links, owner);
+  const wanted = new Set([...refusedLines.keys(), ...settled.refused.map((r) => r.item.n)]);
+  const textOf = new Map(wanted.size ? recordsOf(body, msg.firstLine).filter((r) => wanted.has(r.n)).map((r) => [r.n, r.text]) : []);
 
   const rejected: RejectedRecord[] = [
     ...msg.oversize.map((o) => ({ n: o.n, code: 'record_too_large' as const, reason: `record is ${o.bytes} bytes, over the per-record limit` })),
     ...result.rejected,
     ...[...refusedLines].map(([n, reason]) => ({ n, code: 'refused_by_capture' as const, reason, record: textOf.get(n) })),
-  ].sort((a, b) => a.n - b.n);
-  if (rejected.length) await deps.reports.putRejected(msg.file, msg.fileId, msg.chunk, rejected, msg.part);
+  ];
+  // A refused link or once-event is reported at the first record that showed it, marked as
+  // derived: the record itself may well have been sent, so it is not a rejected record.
+  const derived: RejectedRecord[] = settled.refused.map(({ item, refusal }) => ({
+    n: item.n,
+    code: 'refused_by_capture' as const,
+    reason: `${item.kind === 'link' ? 'the $identify linking this record\'s device and user' : `the ${item.event.event} event this record gave`} was refused: ${refusal.reason}`,
+    record: textOf.get(item.n),
+    derived: item.kind,
+  }));
+  const report = [...rejected, ...derived].sort((a, b) => a.n - b.n);
+  if (report.length) await deps.reports.putRejected(msg.file, msg.fileId, msg.chunk, report, msg.part);
 
   const filtered = Object.values(result.filtered).reduce((a, b) => a + b, 0);
+  const count = (kind: OnceItem['kind'], list: OnceItem[]) => list.filter((i) => i.kind === kind).length;
+  const refusedItems = settled.refused.map((r) => r.item);
   const stats: ChunkStats = {
     read: result.read + msg.oversize.length,
     sent: result.read - result.rejected.length - filtered - result.duplicates - refusedLines.size,
@@ -76,7 +104,10 @@ export async function sendChunk(msg: ChunkMessage, deps: SendDeps): Promise<Chun
     duplicates: result.duplicates,
     events,
     noTimestamp,
-    links: links.length,
+    links: count('link', settled.sent),
+    linksRefused: count('link', refusedItems),
+    onceEvents: count('once', settled.sent),
+    onceRefused: count('once', refusedItems),
     byReason: countReasons(rejected),
     byFilter: result.filtered,
   };
@@ -85,4 +116,23 @@ export async function sendChunk(msg: ChunkMessage, deps: SendDeps): Promise<Chun
   await deps.staging.remove?.(msg.staged).catch(() => undefined);
   await finishFile(msg.fileId, deps);
   return { status: 'sent', stats };
+}
+
+/** Every claimed link or once-event ends `sent` or `refused` (final, with capture's reason). */
+async function settleOnce(claimed: OnceItem[], refusedBy: Map<string, Refusal>, owner: string, links: IdentityLinks) {
+  const sent: OnceItem[] = [];
+  const refused: Array<{ item: OnceItem; refusal: Refusal }> = [];
+  for (const item of claimed) {
+    const refusal = refusedBy.get(item.event.uuid);
+    if (refusal) refused.push({ item, refusal });
+    else sent.push(item);
+  }
+  if (sent.length) await links.confirm(sent.map((i) => i.tableKey), owner);
+  if (refused.length) await links.refuse(refused.map((r) => ({ key: r.item.tableKey, reason: r.refusal.reason })), owner);
+  return { sent, refused };
+}
+
+/** The split's frozen time; a message queued by an earlier version lacks it: the manifest's. */
+async function importedAtOf(msg: ChunkMessage, checkpoints: Checkpoints): Promise<string | undefined> {
+  return msg.importedAt ?? (await checkpoints.getManifest(msg.fileId))?.startedAt;
 }

@@ -67,9 +67,11 @@ export async function splitFile(
   }
   const startedAt = new Date().toISOString();
   let opened = false;
-  const open = (format: string, unit: ChunkMessage['unit']) => {
+  // The stored manifest's startedAt (an earlier run's, when this one re-splits the file).
+  let importedAt: string | undefined;
+  const open = async (format: string, unit: ChunkMessage['unit']) => {
     opened = true;
-    return deps.checkpoints.openFile({ fileId, file, format, unit, startedAt });
+    importedAt = (await deps.checkpoints.openFile({ fileId, file, format, unit, startedAt })).startedAt;
   };
 
   let chunks = 0;
@@ -139,6 +141,7 @@ export async function splitFile(
           firstLine: chunk.firstLine,
           records: chunk.records,
           staged,
+          ...(importedAt ? { importedAt } : {}),
           oversize: chunk.oversize,
         };
         const put = deps.staging.put(staged, chunk.body).then(

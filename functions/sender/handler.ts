@@ -6,7 +6,7 @@ import { DynamoCheckpoints } from '../adapters/aws/dynamo-checkpoints';
 import { DynamoLinks } from '../adapters/aws/dynamo-links';
 import { S3Reports, S3Staging } from '../adapters/aws/s3';
 import { forgetApiKey, projectApiKey } from '../adapters/aws/secret';
-import { PostHogSink, SendError } from '../adapters/posthog-sink';
+import { assertSupportedEnvironment, PostHogSink, SendError } from '../adapters/posthog-sink';
 import { DynamoRateBudget } from '../adapters/rate-budget';
 import { need, readEnv, type HandlerEnv } from '../config';
 import { formatByName } from '../core/formats';
@@ -15,6 +15,7 @@ import { sendChunk } from '../pipeline/send';
 
 /** SQS → PostHog with partial batch failures: a failed chunk returns to the queue alone. */
 export function createSender(env: HandlerEnv) {
+  assertSupportedEnvironment(); // refuse to start rather than post somewhere else
   const logger = new Logger({ serviceName: 'backfill-sender' });
   const aws = awsClients();
   const checkpoints = new DynamoCheckpoints(aws.ddb, env.CHECKPOINT_TABLE);

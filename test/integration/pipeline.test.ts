@@ -13,10 +13,11 @@ import { CaptureStandIn } from '../support/capture-stand-in';
 import { clients, createStack, drain, listKeys, rejectedRows, queueDepth, readJson, s3Event, upload, type Stack } from '../support/aws-env';
 import { posthogRecords } from '../support/fixtures';
 import { startMoto, type Moto } from '../support/moto';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { DynamoCheckpoints } from '../../functions/adapters/aws/dynamo-checkpoints';
 import { DynamoLinks } from '../../functions/adapters/aws/dynamo-links';
 import { emptyStats } from '../../functions/core/report';
+import { linkKey, onceKey } from '../../functions/core/links';
 
 const API_KEY = 'phc_test_key_0123456789';
 const BIN = join(import.meta.dirname, '..', '..', 'bin', 'backfill.mjs');
@@ -166,7 +167,7 @@ describe('S3 drop → splitter → SQS → sender → capture, on moto', () => {
   test('two deliveries of one chunk racing: both own its links, the chunk counts once', async () => {
     const ddb = DynamoDBDocumentClient.from(clients().ddb);
     const links = new DynamoLinks(ddb, stack.env.ALIAS_TABLE!);
-    const pairs = Array.from({ length: 20 }, (_, i) => ({ anon: `dev-${i}`, user: `user-${i}` }));
+    const pairs = Array.from({ length: 20 }, (_, i) => linkKey({ anon: `dev-${i}`, user: `user-${i}` }));
     // Same owner twice at once: each must come away with every link (either may be the one
     // that finishes), and a different chunk gets none.
     const [a, b] = await Promise.all([links.claim(pairs, 'f#0'), links.claim(pairs, 'f#0')]);
@@ -185,5 +186,19 @@ describe('S3 drop → splitter → SQS → sender → capture, on moto', () => {
     assert.equal(won.filter(Boolean).length, 10, 'each chunk completes once');
     assert.equal((await checkpoints.getManifest('race'))!.doneChunks, 10);
     assert.equal((await checkpoints.chunkStats('race')).length, 10);
+  });
+
+  test('a refused link or once-event is final in DynamoDB: marked refused with the reason, never claimed again', async () => {
+    const ddb = DynamoDBDocumentClient.from(clients().ddb);
+    const links = new DynamoLinks(ddb, stack.env.ALIAS_TABLE!);
+    const keys = [linkKey({ anon: 'dev-r', user: 'user-r' }), onceKey('company\u0000acme\u0000v1')];
+    assert.deepEqual(await links.claim(keys, 'g#0'), keys);
+    await links.refuse([{ key: keys[0]!, reason: 'capture answered 400: blocked' }], 'g#0');
+    await links.confirm([keys[1]!], 'g#0');
+    const row = (await ddb.send(new GetCommand({ TableName: stack.env.ALIAS_TABLE!, Key: { pair: keys[0] } }))).Item;
+    assert.deepEqual([row?.status, row?.reason, row?.owner], ['refused', 'capture answered 400: blocked', 'g#0']);
+    assert.ok(row?.refusedAt);
+    assert.deepEqual(await links.claim(keys, 'g#0'), [], 'neither its own chunk nor');
+    assert.deepEqual(await links.claim(keys, 'g#1'), [], 'another chunk sends it again');
   });
 });

@@ -6,7 +6,8 @@ import { describe, test } from 'node:test';
 import { FileLinks } from '../../functions/adapters/local/file-links';
 import { linkKey } from '../../functions/core/links';
 
-const pairs = (n: number, from = 0) => Array.from({ length: n }, (_, i) => ({ anon: `dev-${from + i}`, user: `user-${from + i}` }));
+// Table keys of device↔user pairs, as the sender claims them.
+const pairs = (n: number, from = 0) => Array.from({ length: n }, (_, i) => linkKey({ anon: `dev-${from + i}`, user: `user-${from + i}` }));
 const file = () => join(mkdtempSync(join(tmpdir(), 'links-')), 'sent-aliases.json');
 
 describe('the local sent-alias table', () => {
@@ -36,7 +37,7 @@ describe('the local sent-alias table', () => {
     const path = file();
     const a = await FileLinks.load(path);
     await a.claim(pairs(2), 'f#0');
-    appendFileSync(path, '{"k":"' + linkKey(pairs(1, 7)[0]!).slice(0, 20));
+    appendFileSync(path, '{"k":"' + pairs(1, 7)[0]!.slice(0, 20));
     const b = await FileLinks.load(path);
     assert.equal((await b.claim(pairs(1, 7), 'f#3')).length, 1, 'the torn claim never happened');
     const c = await FileLinks.load(path);
@@ -47,7 +48,7 @@ describe('the local sent-alias table', () => {
   test('a file in the earlier whole-object format is read and rewritten as a log', async () => {
     const path = file();
     const [p] = pairs(1);
-    writeFileSync(path, JSON.stringify({ [linkKey(p!)]: { owner: 'old#0', status: 'sent' } }));
+    writeFileSync(path, JSON.stringify({ [p!]: { owner: 'old#0', status: 'sent' } }));
     const links = await FileLinks.load(path);
     assert.equal((await links.claim(pairs(2), 'f#0')).length, 1);
     const again = await FileLinks.load(path);

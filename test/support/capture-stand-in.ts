@@ -15,6 +15,8 @@ export type Fault = { kind: 'status'; status: number; retryAfter?: number } | { 
 
 export interface CaptureOptions {
   apiKey?: string;
+  /** Largest body accepted, before and after gunzip (default BODY_LIMIT); capture today: ~10 MiB. */
+  bodyLimit?: number;
   /** An extra server-side rule: a reason to refuse the whole batch an event is in. */
   refuse?: (e: Accepted) => string | undefined;
   /** Added to every answer: a network round trip to PostHog, which loopback does not have. */
@@ -41,6 +43,8 @@ export class CaptureStandIn {
   /** Events accepted per request, with the time each request arrived. */
   log: Array<{ at: number; events: number }> = [];
   requests = 0;
+  /** Size of each body read (after gunzip) that was within the limit. */
+  bodyBytes: number[] = [];
   rejectedBatches: Array<{ status: number; reason: string }> = [];
   historicalFlags = new Set<boolean>();
   /** Faults answered so far, by kind. */
@@ -50,6 +54,9 @@ export class CaptureStandIn {
   private burst = 0;
   private rand: () => number;
   private server: Server;
+  private get limit(): number {
+    return this.opts.bodyLimit ?? BODY_LIMIT;
+  }
   url = '';
 
   constructor(private readonly opts: CaptureOptions = {}) {
@@ -115,7 +122,7 @@ export class CaptureStandIn {
     }
     let raw: Buffer;
     try {
-      raw = await readBody(req, BODY_LIMIT);
+      raw = await readBody(req, this.limit);
     } catch {
       return reply(res, 413, { type: 'validation_error', code: 'payload_too_large' });
     }
@@ -128,11 +135,14 @@ export class CaptureStandIn {
     }
     let body: Buffer;
     try {
-      body = req.headers['content-encoding'] === 'gzip' ? gunzipSync(raw, { maxOutputLength: BODY_LIMIT + 1 }) : raw;
-    } catch {
-      return this.bad(res, 400, 'body is not valid gzip or over the limit');
+      body = req.headers['content-encoding'] === 'gzip' ? gunzipSync(raw, { maxOutputLength: this.limit + 1 }) : raw;
+    } catch (err) {
+      // Capture answers a body that inflates past its limit with 413, like a large plain one.
+      if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') return this.bad(res, 413, `body over ${this.limit} bytes`);
+      return this.bad(res, 400, 'body is not valid gzip');
     }
-    if (body.length > BODY_LIMIT) return this.bad(res, 413, 'body over 20 MB');
+    if (body.length > this.limit) return this.bad(res, 413, `body over ${this.limit} bytes`);
+    this.bodyBytes.push(body.length);
     let payload: { api_key?: unknown; batch?: unknown; historical_migration?: unknown };
     try {
       payload = JSON.parse(body.toString('utf8'));

@@ -85,7 +85,8 @@ describe('PostHog JSON format', () => {
     assert.equal(e.event, '$pageview');
     assert.equal(e.distinct_id, 'user_123');
     assert.equal(e.timestamp, '2024-01-01T00:00:00.000Z');
-    assert.deepEqual(e.properties, { $current_url: 'https://example.com', $import_source: 'export.jsonl', $lib: 'posthog-backfill' });
+    // No $ip of the user's own: never geolocated (by the sender's address).
+    assert.deepEqual(e.properties, { $current_url: 'https://example.com', $import_source: 'export.jsonl', $lib: 'posthog-backfill', $geoip_disable: true });
     assert.ok(isValidUuid(e.uuid));
   });
 

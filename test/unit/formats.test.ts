@@ -221,7 +221,7 @@ describe('mapping config', () => {
     const res = mapOne({ events: { rename: { clicked: 'button_clicked' } }, properties: { rename: { a: 'alpha' }, keep: ['alpha', 'b', 'secret'], drop: ['secret'], extra: { migrated: true } }, originProperty: 'source_file' });
     const e = res.events[0]!;
     assert.equal(e.event, 'button_clicked');
-    assert.deepEqual(Object.keys(e.properties).sort(), ['$current_url', '$lib', 'alpha', 'b', 'migrated', 'source_file']);
+    assert.deepEqual(Object.keys(e.properties).sort(), ['$current_url', '$geoip_disable', '$lib', 'alpha', 'b', 'migrated', 'source_file']);
     assert.equal(e.uuid, mapOne({}).events[0]!.uuid, 'mapping does not change the uuid');
   });
 

@@ -14,7 +14,7 @@ export function projectApiKey(secrets: SecretsManagerClient, secretId: string): 
   const key = secrets.send(new GetSecretValueCommand({ SecretId: secretId })).then((res) => {
     const raw = (res.SecretString ?? '').trim();
     let value = raw;
-    if (raw.startsWith('{')) value = String((JSON.parse(raw) as { apiKey?: unknown }).apiKey ?? '');
+    if (raw.startsWith('{')) value = String((JSON.parse(raw) as { apiKey?: unknown }).apiKey ?? '').trim();
     if (!value || value === 'REPLACE_ME') throw new Error(`secret ${secretId} holds no PostHog project API key yet: put one with aws secretsmanager put-secret-value`);
     return value;
   });

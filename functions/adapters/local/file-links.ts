@@ -1,11 +1,10 @@
 import { readFile } from 'node:fs/promises';
-import type { IdentityLink } from '../../core/formats/types';
-import { linkKey } from '../../core/links';
 import type { IdentityLinks } from '../../pipeline/ports';
 import { AtomicFile } from './atomic-file';
 
-type Row = { owner: string; status: 'claimed' | 'sent' };
-type Entry = { k: string; o: string; s: 'c' | 's' };
+type Row = { owner: string; status: 'claimed' | 'sent' | 'refused'; reason?: string };
+type Entry = { k: string; o: string; s: 'c' | 's' | 'r'; r?: string };
+const STATUS = { c: 'claimed', s: 'sent', r: 'refused' } as const;
 
 /**
  * The sent-alias table for one machine, shared by every import in a state dir: an append-only
@@ -41,7 +40,7 @@ export class FileLinks implements IdentityLinks {
         throw new Error(`${path}: line ${i + 1}: not valid JSON`);
       }
       const e = v as Partial<Entry>;
-      if (typeof e.k === 'string' && typeof e.o === 'string') f.rows.set(e.k, { owner: e.o, status: e.s === 's' ? 'sent' : 'claimed' });
+      if (typeof e.k === 'string' && typeof e.o === 'string') f.rows.set(e.k, { owner: e.o, status: STATUS[e.s ?? 'c'] ?? 'claimed', ...(e.r ? { reason: e.r } : {}) });
       else {
         for (const [k, row] of Object.entries(v as Record<string, Row>)) f.rows.set(k, row);
         rewrite = true;
@@ -54,34 +53,41 @@ export class FileLinks implements IdentityLinks {
     return f;
   }
 
-  async claim(links: IdentityLink[], owner: string): Promise<IdentityLink[]> {
-    const mine: IdentityLink[] = [];
+  async claim(keys: string[], owner: string): Promise<string[]> {
+    const mine: string[] = [];
     const fresh: Array<[string, Row]> = [];
-    for (const l of links) {
-      const key = linkKey(l);
+    for (const key of keys) {
       const row = this.rows.get(key);
       if (!row) {
         const claimed: Row = { owner, status: 'claimed' };
         this.rows.set(key, claimed);
         fresh.push([key, claimed]);
-        mine.push(l);
-      } else if (row.owner === owner && row.status === 'claimed') mine.push(l); // our own retry
+        mine.push(key);
+      } else if (row.owner === owner && row.status === 'claimed') mine.push(key); // our own retry
     }
     await this.append(fresh);
     return mine;
   }
 
-  async confirm(links: IdentityLink[], owner: string): Promise<void> {
-    const sent: Array<[string, Row]> = [];
-    for (const l of links) {
-      const key = linkKey(l);
+  async confirm(keys: string[], owner: string): Promise<void> {
+    await this.settle(keys.map((key) => ({ key })), owner, 'sent');
+  }
+
+  async refuse(refused: Array<{ key: string; reason: string }>, owner: string): Promise<void> {
+    await this.settle(refused, owner, 'refused');
+  }
+
+  private async settle(items: Array<{ key: string; reason?: string }>, owner: string, status: 'sent' | 'refused'): Promise<void> {
+    const changed: Array<[string, Row]> = [];
+    for (const { key, reason } of items) {
       const row = this.rows.get(key);
-      if (row?.owner === owner && row.status !== 'sent') {
-        row.status = 'sent';
-        sent.push([key, row]);
+      if (row?.owner === owner && row.status === 'claimed') {
+        row.status = status;
+        if (reason) row.reason = reason.slice(0, 500);
+        changed.push([key, row]);
       }
     }
-    await this.append(sent);
+    await this.append(changed);
   }
 
   private async append(rows: Array<[string, Row]>): Promise<void> {
@@ -90,6 +96,6 @@ export class FileLinks implements IdentityLinks {
 }
 
 function line(k: string, r: Row): string {
-  const e: Entry = { k, o: r.owner, s: r.status === 'sent' ? 's' : 'c' };
+  const e: Entry = { k, o: r.owner, s: r.status === 'sent' ? 's' : r.status === 'refused' ? 'r' : 'c', ...(r.reason ? { r: r.reason } : {}) };
   return `${JSON.stringify(e)}\n`;
 }

@@ -47,7 +47,10 @@ export const csvFormat: Format = {
     }
     const own = raw[c.uuid];
     if (own !== undefined && own !== '' && !isValidUuid(own)) return reject('invalid_uuid', `column "${c.uuid}" is not a valid UUID`);
-    const uuid = isValidUuid(own) ? own.toLowerCase() : deriveUuid('csv', stringify({ event, distinctId, timestamp: timestamp ?? null, props }) ?? '');
-    return { events: [buildEvent({ uuid, event, distinctId, timestamp, properties: props }, ctx)] };
+    // The row as read (every column by its header, sorted): the mapping (`eventName`, which column
+    // is which) never changes a uuid, so re-importing with another csv config adds nothing twice.
+    const uuid = isValidUuid(own) ? own.toLowerCase() : deriveUuid('csv', stringify(raw) ?? '');
+    const geoipOptOut = props.$geoip_disable === true;
+    return { events: [buildEvent({ uuid, event, distinctId, timestamp, properties: props, geoipOptOut }, ctx)] };
   },
 };

@@ -50,7 +50,8 @@ export function posthogRecord(raw: unknown, ctx: TransformContext, source = 'pos
     // Identity = the record's own content (before anything is added), so a re-import matches.
     uuid = deriveUuid(source, stringify({ event, distinct_id: distinctId, timestamp: timestamp ?? null, properties: props }) ?? '');
   }
-  return { events: [buildEvent({ uuid, event, distinctId, timestamp, properties: props }, ctx)] };
+  const geoipOptOut = props.$geoip_disable === true;
+  return { events: [buildEvent({ uuid, event, distinctId, timestamp, properties: props, geoipOptOut }, ctx)] };
 }
 
 export const posthogFormat: Format = { name: 'posthog', toEvents: (raw, ctx) => posthogRecord(raw, ctx) };

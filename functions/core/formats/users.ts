@@ -34,8 +34,9 @@ export const usersFormat: Format = {
       if (typeof ts !== 'string') return ts;
       timestamp = ts;
     }
-    const uuid = deriveUuid('users', distinctId, stringify(person) ?? '');
-    const props = personUpdate({ $geoip_disable: true }, person, ctx.mapping.personMode);
+    // The record as read (sorted keys): not the id column the mapping names, nor the typing.
+    const uuid = deriveUuid('users', stringify(raw) ?? '');
+    const props = personUpdate({}, person, ctx.mapping.personMode);
     return { events: [buildEvent({ uuid, event: '$identify', distinctId, timestamp, properties: props }, ctx)] };
   },
 };
