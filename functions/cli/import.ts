@@ -150,7 +150,8 @@ export async function importFile(path: string, opts: ImportOptions): Promise<Imp
   }
 }
 
-async function loadMapping(opts: ImportOptions): Promise<MappingConfig> {
+/** The mapping of a local import: `--config` overlaid by the command line (preview uses it too). */
+export async function loadMapping(opts: Pick<ImportOptions, 'config' | 'mapping'>): Promise<MappingConfig> {
   let file: Record<string, unknown> = {};
   if (opts.config) {
     let raw: unknown;

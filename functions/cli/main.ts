@@ -6,6 +6,8 @@ import { FORMAT_NAMES } from '../core/formats';
 import { Limits, PersonMode } from '../core/settings';
 import { importFile } from './import';
 import { deployedStatus, formatStatus, localStatus } from './status';
+import { estimateFrom, formatEstimate } from './estimate';
+import { formatPreview, previewFile } from './preview';
 
 const positiveInt = (v: string) => {
   const n = Number(v);
@@ -110,6 +112,54 @@ program
     console.log(formatStatus(files));
     if (files.some((f) => !f.reconciled && f.manifest.status === 'reported')) process.exitCode = 1;
   });
+
+// preview / estimate: the import's own decoding, detection and transform on a file's head; nothing is sent.
+const previewOptions = (c: Command) =>
+  c
+    .argument('<file>', 'a local export file or s3://bucket/key')
+    .addOption(new Option('--format <name>', 'input format (default: detected)').choices(['auto', ...FORMAT_NAMES]))
+    .option('--config <file>', 'mapping config (JSON), as for import')
+    .addOption(new Option('--person-mode <mode>', 'how person properties are applied').choices(PersonMode.options))
+    .option('--prefix <prefix>', 'for s3:// files: the drop prefix under which backfill.config.json files apply', 'posthog/')
+    .option('--sample <n>', 'records to read and count', positiveInt, 10_000)
+    .option('--all', 'read and count the whole file')
+    .option('--chunk-records <n>', 'records per chunk', positiveInt)
+    .option('--concurrency <n>', 'estimate: senders at once (CDK context senderConcurrency)', positiveInt, 4)
+    .option('--events-per-minute <n>', 'estimate: the rate budget (CDK context eventsPerMinute)', positiveInt)
+    .option('--in-flight <n>', 'estimate: /batch/ requests in flight per chunk (IN_FLIGHT)', positiveInt, 8)
+    .option('--json', 'machine-readable output');
+
+async function runPreview(file: string, o: Record<string, any>, show: { records: number; preview: boolean; estimate: boolean }) {
+  const limits = Limits.parse(o.chunkRecords ? { chunkRecords: o.chunkRecords } : {});
+  const p = await previewFile(file, {
+    config: o.config,
+    mapping: { ...(o.format ? { format: o.format } : {}), ...(o.personMode ? { personMode: o.personMode } : {}) },
+    records: show.records,
+    sample: o.all ? 'all' : o.sample,
+    limits,
+    dropPrefix: o.prefix,
+  });
+  const e = show.estimate ? estimateFrom(p, { concurrency: o.concurrency, eventsPerMinute: o.eventsPerMinute, inFlight: o.inFlight, limits }) : undefined;
+  if (o.json) console.log(JSON.stringify({ ...(show.preview ? { preview: p } : { file: p.file, format: p.format, sample: p.sample }), ...(e ? { estimate: e } : {}) }, null, 2));
+  else {
+    if (show.preview) console.log(formatPreview(p));
+    if (e) console.log(`${show.preview ? '\n' : ''}${formatEstimate(p, e)}`);
+  }
+  if (p.error && !p.sample.read) process.exitCode = 1;
+}
+
+previewOptions(
+  program
+    .command('preview')
+    .description('show what FILE becomes: format, mapping, the first records beside their events and links, counts by outcome; sends nothing'),
+)
+  .option('--records <n>', 'records shown one by one', positiveInt, 5)
+  .option('--estimate', 'add the estimate (records, events, time, AWS cost)')
+  .action((file: string, o) => runPreview(file, o, { records: o.records, preview: true, estimate: Boolean(o.estimate) }));
+
+previewOptions(
+  program.command('estimate').description('records, events, links, time at the configured concurrency and rate budget, and AWS cost of importing FILE'),
+).action((file: string, o) => runPreview(file, o, { records: 0, preview: false, estimate: true }));
 
 program.parseAsync(process.argv).catch((err: Error) => {
   console.error(`backfill: ${err.message}`);

@@ -3,7 +3,7 @@ import type { Format, TransformContext } from '../core/formats/types';
 import { identifyEvent, uniqueLinks } from '../core/links';
 import { parseMapping } from '../core/mapping';
 import type { ChunkMessage } from '../core/messages';
-import { countReasons, type ChunkStats } from '../core/report';
+import { countByDay, countReasons, type ChunkStats } from '../core/report';
 import { transformRecords, type RejectedRecord } from '../core/transform';
 import { finishFile } from './finish';
 import type { Checkpoints, EventSink, IdentityLinks, Reports, Staging } from './ports';
@@ -79,6 +79,8 @@ export async function sendChunk(msg: ChunkMessage, deps: SendDeps): Promise<Chun
     links: links.length,
     byReason: countReasons(rejected),
     byFilter: result.filtered,
+    // What PostHog holds from this chunk, for `backfill verify`: every event it accepted.
+    sentByDay: countByDay([...identifies, ...result.events].filter((e) => !refusedBy.has(e.uuid))),
   };
   await deps.checkpoints.completeChunk(msg.fileId, msg.chunk, stats);
   // The body is not needed any more; if this fails, the staging lifecycle rule removes it later.
