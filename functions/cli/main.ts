@@ -8,6 +8,8 @@ import { importFile } from './import';
 import { deployedStatus, formatStatus, localStatus } from './status';
 import { estimateFrom, formatEstimate } from './estimate';
 import { formatPreview, previewFile } from './preview';
+import { PostHogQuery } from '../adapters/posthog-query';
+import { bucketReports, formatVerify, localReports, verifyReports } from './verify';
 
 const positiveInt = (v: string) => {
   const n = Number(v);
@@ -160,6 +162,30 @@ previewOptions(
 previewOptions(
   program.command('estimate').description('records, events, links, time at the configured concurrency and rate budget, and AWS cost of importing FILE'),
 ).action((file: string, o) => runPreview(file, o, { records: 0, preview: false, estimate: true }));
+
+program
+  .command('verify')
+  .description("ask PostHog (query API) how many distinct events it holds per day and event for each finished file, and list every difference from our reports")
+  .option('--state-dir <dir>', 'local imports: checkpoints and reports', '.backfill')
+  .option('--stack <name>', 'deployed: read the reports from this stack\'s drop bucket')
+  .addOption(new Option('--bucket <name>', 'deployed: the drop bucket (default: stack output DropBucketName)').env('BACKFILL_DROP_BUCKET'))
+  .requiredOption('--host <url>', 'PostHog app host, e.g. https://us.posthog.com')
+  .requiredOption('--project-id <n>', 'PostHog project id', positiveInt)
+  .option('--origin-property <name>', 'the property naming each event\'s file (mapping originProperty)', '$import_source')
+  .addOption(new Option('--page-size <n>', 'rows per query page (PostHog returns at most 50,000)').argParser(positiveInt).default(10_000).hideHelp())
+  .option('--json', 'machine-readable output')
+  .action(async (o) => {
+    const key = process.env.POSTHOG_PERSONAL_API_KEY;
+    if (!key) throw new Error('set POSTHOG_PERSONAL_API_KEY to a personal API key with the query:read scope');
+    let bucket = o.bucket as string | undefined;
+    if (!bucket && o.stack) bucket = (await stackOutputs(o.stack)).DropBucketName;
+    if (o.stack && !bucket) throw new Error(`stack ${o.stack} has no DropBucketName output`);
+    const reports = bucket ? await bucketReports(bucket) : await localReports(o.stateDir);
+    const client = new PostHogQuery({ host: o.host, projectId: o.projectId, personalApiKey: key });
+    const verdicts = await verifyReports(reports, client, { originProperty: o.originProperty, pageSize: o.pageSize });
+    console.log(o.json ? JSON.stringify({ agrees: verdicts.every((v) => v.status === 'agrees'), files: verdicts, queries: client.requests, throttled: client.throttled }, null, 2) : formatVerify(verdicts, o.originProperty));
+    process.exitCode = verdicts.every((v) => v.status === 'agrees') ? 0 : 1;
+  });
 
 program.parseAsync(process.argv).catch((err: Error) => {
   console.error(`backfill: ${err.message}`);
