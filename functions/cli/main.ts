@@ -10,6 +10,7 @@ import { estimateFrom, formatEstimate } from './estimate';
 import { formatPreview, previewFile } from './preview';
 import { PostHogQuery } from '../adapters/posthog-query';
 import { bucketReports, formatVerify, localReports, verifyReports } from './verify';
+import { uploadFiles } from './upload';
 
 const positiveInt = (v: string) => {
   const n = Number(v);
@@ -185,6 +186,46 @@ program
     const verdicts = await verifyReports(reports, client, { originProperty: o.originProperty, pageSize: o.pageSize });
     console.log(o.json ? JSON.stringify({ agrees: verdicts.every((v) => v.status === 'agrees'), files: verdicts, queries: client.requests, throttled: client.throttled }, null, 2) : formatVerify(verdicts, o.originProperty));
     process.exitCode = verdicts.every((v) => v.status === 'agrees') ? 0 : 1;
+  });
+
+program
+  .command('upload')
+  .description('stream export files into the drop prefix (multipart), each under the folder its format is detected by; a re-run skips files already uploaded')
+  .argument('<files...>', 'local export files')
+  .option('--stack <name>', 'deployed stack to read the drop location from', 'PosthogBackfill')
+  .addOption(new Option('--bucket <name>', 'the drop bucket (default: stack output DropLocation)').env('BACKFILL_DROP_BUCKET'))
+  .option('--prefix <prefix>', 'the drop prefix (default: from the stack output DropLocation, else posthog/)')
+  .option('--folder <dir>', 'put every file in this folder under the prefix instead of one chosen by its format')
+  .addOption(new Option('--part-size <mib>', 'MiB per part (at least 5)').argParser(positiveInt))
+  .option('--no-progress', 'no progress bars')
+  .option('--json', 'machine-readable output')
+  .action(async (files: string[], o) => {
+    let bucket = o.bucket as string | undefined;
+    let prefix = o.prefix as string | undefined;
+    if (!bucket) {
+      const loc = /^s3:\/\/([^/]+)\/(.*)$/.exec((await stackOutputs(o.stack)).DropLocation ?? '');
+      if (!loc) throw new Error(`stack ${o.stack} has no DropLocation output; pass --bucket and --prefix`);
+      bucket = loc[1]!;
+      prefix ??= loc[2]!;
+    }
+    const interrupt = new AbortController();
+    process.once('SIGINT', () => interrupt.abort());
+    try {
+      const res = await uploadFiles(files, {
+        bucket,
+        prefix: prefix ?? 'posthog/',
+        ...(o.folder !== undefined ? { folder: o.folder } : {}),
+        ...(o.partSize ? { partSize: o.partSize * 1024 * 1024 } : {}),
+        progress: Boolean(o.progress) && Boolean(process.stderr.isTTY) && !o.json,
+        signal: interrupt.signal,
+      });
+      if (o.json) console.log(JSON.stringify(res, null, 2));
+      else for (const r of res) console.log(`${r.file} → s3://${bucket}/${r.key}: ${r.status === 'skipped' ? 'already there (same size and mtime), skipped' : `${r.status}, ${r.bytes.toLocaleString('en-US')} bytes`}${r.abortedStale ? ` (an interrupted earlier upload was aborted first)` : ''}`);
+    } catch (err) {
+      if (!interrupt.signal.aborted) throw err;
+      console.error('backfill: upload interrupted; run the same command again: uploaded files are skipped, the interrupted one starts again from its beginning');
+      process.exitCode = 130;
+    }
   });
 
 program.parseAsync(process.argv).catch((err: Error) => {
