@@ -141,6 +141,8 @@ async function runPreview(file: string, o: Record<string, any>, show: { records:
     sample: o.all ? 'all' : o.sample,
     limits,
     dropPrefix: o.prefix,
+    // An estimate reads at least 16 MiB of the file, so a compressed file's share read is measured well.
+    ...(show.estimate ? { minStoredBytes: 16 * 1024 * 1024 } : {}),
   });
   const e = show.estimate ? estimateFrom(p, { concurrency: o.concurrency, eventsPerMinute: o.eventsPerMinute, inFlight: o.inFlight, limits }) : undefined;
   if (o.json) console.log(JSON.stringify({ ...(show.preview ? { preview: p } : { file: p.file, format: p.format, sample: p.sample }), ...(e ? { estimate: e } : {}) }, null, 2));

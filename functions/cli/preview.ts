@@ -31,6 +31,11 @@ export interface PreviewOptions {
   limits: Limits;
   /** For s3:// targets: the stack's drop prefix, where `backfill.config.json` files are looked up. */
   dropPrefix?: string;
+  /**
+   * Read on past the sample until this many stored bytes are read (estimates of compressed
+   * files: read-ahead makes the share of a small sample look larger than it is).
+   */
+  minStoredBytes?: number;
 }
 
 /** One source record and what it becomes. */
@@ -109,7 +114,10 @@ export async function previewFile(target: string, opts: PreviewOptions): Promise
   const configured = format;
   let unit: RecordUnit = 'line';
   let rawBytes = 0;
+  let oversizeBytes = 0;
   let complete = true;
+  // Past the sample once enough records and enough stored bytes are read.
+  const enoughBytes = () => counting.bytes >= (opts.minStoredBytes ?? 0);
   let error: string | undefined;
 
   try {
@@ -128,16 +136,17 @@ export async function previewFile(target: string, opts: PreviewOptions): Promise
       unit = part.unit;
       const fmt = formatByName(format);
       for await (const chunk of planChunks(bytes, opts.limits)) {
-        if (counts.read >= limit) {
+        if (counts.read >= limit && enoughBytes()) {
           complete = false;
           break parts;
         }
-        rawBytes += chunk.body.length;
-        const taken = takeRecords(chunk, limit - counts.read);
+        const taken = takeRecords(chunk, enoughBytes() ? Math.max(0, limit - counts.read) : Infinity);
+        rawBytes += taken.cut ? taken.records.reduce((n, r) => n + Buffer.byteLength(r.text) + 1, 0) : chunk.body.length;
+        for (const o of taken.oversize) oversizeBytes += o.bytes;
         if (taken.cut) complete = false;
         const result = transformRecords(taken.records, fmt, ctx);
         addCounts(counts, result, taken.oversize.length, pairs);
-        for (const o of taken.oversize) counts.byReason.record_too_large = (counts.byReason.record_too_large ?? 0) + 1;
+        if (taken.oversize.length) counts.byReason.record_too_large = (counts.byReason.record_too_large ?? 0) + taken.oversize.length;
         if (views.length < opts.records) views.push(...viewRecords(taken, result, fmt, ctx, part.name, opts.records - views.length));
         if (taken.cut) break parts;
       }
@@ -157,7 +166,7 @@ export async function previewFile(target: string, opts: PreviewOptions): Promise
     mappingSource,
     origin,
     records: views,
-    sample: { ...counts, complete: complete && !error, bytesRead: complete && !error ? source.size : Math.min(counting.bytes, source.size), rawBytes },
+    sample: { ...counts, complete: complete && !error, bytesRead: complete && !error ? source.size : storedRead(counting, unit, rawBytes + oversizeBytes, source.size), rawBytes },
     skipped,
     ...(error ? { error } : {}),
     ms: performance.now() - started,
@@ -289,9 +298,20 @@ function emptyCounts(): SampleCounts {
   return { read: 0, sent: 0, rejected: 0, filtered: 0, duplicates: 0, events: 0, noTimestamp: 0, links: 0, once: 0, byReason: {}, byFilter: {}, byEvent: {} };
 }
 
+/**
+ * The stored bytes the sample covers. For a plain NDJSON file, the lines cut so far (exact);
+ * otherwise the bytes read from the source, which run ahead of what was decoded by up to a read
+ * buffer (about 1 MiB).
+ */
+function storedRead(src: CountingSource, unit: RecordUnit, lineBytes: number, size: number): number {
+  return Math.min(size, !src.compressed && unit === 'line' ? lineBytes : src.bytes);
+}
+
 /** Counts the stored bytes read through a source (whole-file reads and zip range reads). */
 class CountingSource implements ByteSource {
   bytes = 0;
+  /** gzip or zip, from the first bytes. */
+  compressed = false;
   constructor(private readonly inner: ByteSource) {}
   get uri() {
     return this.inner.uri;
@@ -304,6 +324,7 @@ class CountingSource implements ByteSource {
     const self = this;
     return (async function* () {
       for await (const b of raw) {
+        if (self.bytes === 0) self.compressed = (b[0] === 0x1f && b[1] === 0x8b) || (b[0] === 0x50 && b[1] === 0x4b);
         self.bytes += (b as Buffer).length;
         yield b as Buffer;
       }
