@@ -89,6 +89,8 @@ export interface PreviewResult {
     complete: boolean;
     /** Stored bytes read so far (what the sample covers of `size`), and their decoded size. */
     bytesRead: number;
+    /** gzip or zip: `bytesRead` then runs ahead of the records by up to a read buffer. */
+    compressed: boolean;
     rawBytes: number;
   };
   /** Parts (zip members) skipped, and why reading stopped early, if it did. */
@@ -166,7 +168,7 @@ export async function previewFile(target: string, opts: PreviewOptions): Promise
     mappingSource,
     origin,
     records: views,
-    sample: { ...counts, complete: complete && !error, bytesRead: complete && !error ? source.size : storedRead(counting, unit, rawBytes + oversizeBytes, source.size), rawBytes },
+    sample: { ...counts, complete: complete && !error, bytesRead: complete && !error ? source.size : storedRead(counting, unit, rawBytes + oversizeBytes, source.size), compressed: counting.compressed, rawBytes },
     skipped,
     ...(error ? { error } : {}),
     ms: performance.now() - started,
@@ -369,7 +371,7 @@ export function formatPreview(p: PreviewResult): string {
   }
   const s = p.sample;
   out.push('');
-  const covered = s.complete ? 'the whole file' : `a sample: ${(100 * s.bytesRead / Math.max(1, p.size)).toFixed(1)} % of the file's bytes`;
+  const covered = s.complete ? 'the whole file' : s.compressed ? 'a sample from the start' : `a sample: the first ${(100 * s.bytesRead / Math.max(1, p.size)).toFixed(1)} % of the file`;
   out.push(`${num(s.read)} records read (${covered}; ${(s.rawBytes / 1e6).toFixed(1)} MB decoded in ${(p.ms / 1000).toFixed(2)} s; nothing sent)`);
   out.push(`  sent       ${num(s.sent)} → ${num(s.events)} events${s.events ? ` (${list(s.byEvent, 6)})` : ''}`);
   out.push(`  links      ${num(s.links)} device↔user pairs → ${num(s.links)} $identify${s.once ? `; ${num(s.once)} once-ever events` : ''}`);
