@@ -364,7 +364,7 @@ export function formatPreview(p: PreviewResult): string {
       : r.outcome === 'duplicate' ? 'duplicate of an earlier record in its chunk: not sent again'
       : `${r.events.length} event${r.events.length === 1 ? '' : 's'}${r.links.length ? `, ${r.links.length} link${r.links.length === 1 ? '' : 's'}` : ''}${r.once.length ? `, ${r.once.length} once-ever` : ''}`;
     out.push(`${where} → ${what}`);
-    out.push(`  ${r.text}`);
+    out.push(`  ${clip(r.text, 200)}`);
     for (const e of r.events) out.push(...eventLines('event', e, m.originProperty));
     for (const e of r.links) out.push(`  link   ${e.event}  ${e.properties.$anon_distinct_id} → ${e.distinct_id}  uuid ${e.uuid}${e.timestamp ? `  ${e.timestamp}` : ''} (sent once ever)`);
     for (const e of r.once) out.push(...eventLines('once', e, m.originProperty));
