@@ -171,7 +171,7 @@ program
   .description("ask PostHog (query API) how many distinct events it holds per day and event for each finished file, and list every difference from our reports")
   .option('--state-dir <dir>', 'local imports: checkpoints and reports', '.backfill')
   .option('--stack <name>', 'deployed: read the reports from this stack\'s drop bucket')
-  .addOption(new Option('--bucket <name>', 'deployed: the drop bucket (default: stack output DropBucketName)').env('BACKFILL_DROP_BUCKET'))
+  .option('--bucket <name>', 'deployed: the drop bucket (default: stack output DropBucketName)')
   .requiredOption('--host <url>', 'PostHog app host, e.g. https://us.posthog.com')
   .requiredOption('--project-id <n>', 'PostHog project id', positiveInt)
   .option('--origin-property <name>', 'the property naming each event\'s file (mapping originProperty)', '$import_source')

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { promisify } from 'node:util';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,6 +22,8 @@ import { QueryStandIn } from '../support/query-stand-in';
 import { amplitudeRecords, mixpanelLines, segmentLines } from '../support/vendors';
 
 const KEY = 'phc_upload_test';
+const BIN = join(import.meta.dirname, '..', '..', 'bin', 'backfill.mjs');
+const run = promisify(execFile);
 const MiB = 1024 * 1024;
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
@@ -74,6 +78,13 @@ describe('upload, S3 preview and deployed verify on moto', () => {
     const again = await uploadFiles([files.amplitude!, files.mixpanel!, files.segment!], { ...opts, bucket: stack.bucket });
     assert.deepEqual(again.map((r) => r.status), ['skipped', 'skipped', 'skipped']);
     assert.equal(await versions('posthog/'), before, 'no new object versions, so no second import');
+
+    // The command line, as a user runs it (moto's endpoint and credentials are in the environment).
+    const { stdout } = await run(process.execPath, [BIN, 'upload', files.mixpanel!, files.segment!, '--bucket', stack.bucket, '--prefix', 'posthog', '--json']);
+    assert.deepEqual(JSON.parse(stdout).map((r: { key: string; status: string }) => [r.key, r.status]), [
+      ['posthog/mixpanel/mp.jsonl', 'skipped'],
+      ['posthog/segment-logs/seg.gz', 'skipped'],
+    ]);
   });
 
   test('an upload interrupted halfway leaves no parts behind, and a re-run uploads the file from its start', async () => {
