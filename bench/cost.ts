@@ -1,31 +1,18 @@
 // The AWS bill per 10 M events: request counts measured by running the real handlers on moto
-// behind a counting proxy, Lambda time from the measured chunk durations, list prices below.
+// behind a counting proxy, Lambda time from the measured chunk durations, priced by the shared model in functions/core/cost.ts.
 import { createServer, request, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HandlerEnv } from '../functions/config';
+import { ASSUME, invocationSeconds, priceUsage, vcpuShare, type Cost as PricedCost } from '../functions/core/cost';
 import { createSender } from '../functions/sender/handler';
 import { createSplitter } from '../functions/splitter/handler';
 import { CaptureStandIn } from '../test/support/capture-stand-in';
 import { createStack, drain, s3Event, upload } from '../test/support/aws-env';
 import { startMoto } from '../test/support/moto';
 import { writeAmplitudeFile } from './data';
-
-// us-east-1 list prices (USD), November 2026.
-const PRICE = {
-  region: 'us-east-1',
-  lambdaGbSecondArm: 0.0000133334,
-  lambdaRequest: 0.2 / 1e6,
-  sqsRequest: 0.4 / 1e6, // per 64 KB chunk of payload
-  ddbWrite: 0.625 / 1e6, // on-demand write request unit
-  ddbRead: 0.125 / 1e6, // on-demand read request unit
-  s3Put: 0.005 / 1000, // PUT, COPY, POST, LIST
-  s3Get: 0.0004 / 1000, // GET, HEAD
-  s3GbMonth: 0.023,
-  secretsCall: 0.05 / 10_000,
-};
 
 export interface CostInput {
   /** CPU time (all threads) per chunk in the sender, measured on this machine. */
@@ -36,21 +23,11 @@ export interface CostInput {
   gzBytesPerEvent: number;
 }
 
-export interface Cost {
-  region: string;
-  memoryMb: number;
-  lines: Array<[string, { detail: string; usd: number }]>;
-  total: number;
+export interface Cost extends PricedCost {
   notes: string[];
 }
 
 const EVENTS = 10_000_000;
-const MEMORY_GB = 1; // both functions are deployed with 1024 MB
-// Assumptions stated in the table's notes.
-const POSTHOG_MS_PER_REQUEST = 400; // a 1000-event /batch/ request to PostHog Cloud, round trip and ingestion
-const PAIRS_PER_EVENT = 0.01; // distinct device↔user pairs: one per 100 events
-const CHUNKS_PER_PAIR = 5; // chunks in which each pair shows up (each reads it once)
-const EVENTS_PER_FILE = 1_000_000; // one splitter run per file of this size
 
 interface Counted {
   service: string;
@@ -137,21 +114,16 @@ export async function costModel(input: CostInput): Promise<Cost> {
     const count = (pred: (c: Counted) => boolean) => all.filter(pred).length * scale;
     const chunks = EVENTS / input.chunkRecords;
 
-    // Lambda: a function at 1024 MB gets 1024/1769 of a vCPU, so the CPU time measured here is
-    // stretched by that; each invocation takes 2 chunks at once, and waits for PostHog's round
-    // trips (IN_FLIGHT requests at once per chunk) on top.
-    const vcpu = (MEMORY_GB * 1024) / 1769;
-    const requestsPerChunk = Math.ceil(input.chunkRecords / 1000);
-    const invocationSec = ((2 * (input.senderCpuMsPerChunk ?? 500)) / vcpu + Math.ceil(requestsPerChunk / HandlerEnv.parse({ CHECKPOINT_TABLE: 'x' }).IN_FLIGHT) * POSTHOG_MS_PER_REQUEST) / 1000;
-    const splitterSec = ((input.splitterCpuMsPerMbGz ?? 40) * (EVENTS * input.gzBytesPerEvent)) / 1e6 / vcpu / 1000;
-    const invocations = chunks / 2 + EVENTS / EVENTS_PER_FILE;
-    const lambdaGbS = ((chunks / 2) * invocationSec + splitterSec) * MEMORY_GB;
+    // Lambda: the CPU time measured here stretched to the function's vCPU share, plus PostHog's
+    // round trips (the shared model in functions/core/cost.ts).
+    const invocationSec = invocationSeconds(input.chunkRecords, HandlerEnv.parse({ CHECKPOINT_TABLE: 'x' }).IN_FLIGHT, input.senderCpuMsPerChunk);
+    const splitterSec = ((input.splitterCpuMsPerMbGz ?? ASSUME.splitterCpuMsPerMbGz) * (EVENTS * input.gzBytesPerEvent)) / 1e6 / vcpuShare() / 1000;
 
     // SQS: the splitter's sends as counted; the event source's receive and delete per batch of 2.
     const sqsSends = count((c) => c.service === 'sqs' && c.op.startsWith('SendMessage'));
     const sqs = sqsSends + (chunks / 2) * 2;
 
-    // DynamoDB (checkpoints; the alias table is modelled below): units from the counted calls.
+    // DynamoDB (checkpoints; the alias table is modelled from the pairs): units from the counted calls.
     let wru = 0;
     let rru = 0;
     for (const c of all.filter((x) => x.service === 'dynamodb' && notAlias(x))) {
@@ -161,37 +133,28 @@ export async function costModel(input: CostInput): Promise<Cost> {
       else if (c.op === 'Query' || c.op === 'Scan') rru += Math.max(1, Math.ceil(c.bytesOut / 4096));
       else if (c.op === 'BatchGetItem') rru += Math.max(1, Math.ceil(c.bytesOut / 4096));
     }
-    wru *= scale;
-    rru *= scale;
-    const pairs = EVENTS * PAIRS_PER_EVENT;
-    const aliasWru = pairs * 2; // claim + confirm
-    const aliasRru = pairs * CHUNKS_PER_PAIR;
 
-    const s3Puts = count((c) => c.service === 's3' && (c.op.startsWith('PUT') || c.op.startsWith('POST') || c.op.includes('list')));
-    const s3Gets = count((c) => c.service === 's3' && (c.op === 'GET' || c.op === 'HEAD'));
-    const stagedGb = (all.filter((c) => c.service === 's3' && c.op === 'PUT').reduce((n, c) => n + c.bytesIn, 0) * scale) / 1e9;
-    const secrets = count((c) => c.service === 'secretsmanager');
-
-    const lines: Cost['lines'] = [
-      ['Lambda compute', { detail: `${Math.round(lambdaGbS).toLocaleString('en-US')} GB-s (${invocationSec.toFixed(2)} s per 2-chunk invocation)`, usd: lambdaGbS * PRICE.lambdaGbSecondArm }],
-      ['Lambda requests', { detail: `${Math.round(invocations).toLocaleString('en-US')} invocations`, usd: invocations * PRICE.lambdaRequest }],
-      ['SQS', { detail: `${Math.round(sqs).toLocaleString('en-US')} requests`, usd: sqs * PRICE.sqsRequest }],
-      ['DynamoDB checkpoints', { detail: `${Math.round(wru).toLocaleString('en-US')} WRU, ${Math.round(rru).toLocaleString('en-US')} RRU`, usd: wru * PRICE.ddbWrite + rru * PRICE.ddbRead }],
-      ['DynamoDB sent-alias table', { detail: `${Math.round(aliasWru).toLocaleString('en-US')} WRU, ${Math.round(aliasRru).toLocaleString('en-US')} RRU`, usd: aliasWru * PRICE.ddbWrite + aliasRru * PRICE.ddbRead }],
-      ['S3 requests', { detail: `${Math.round(s3Puts).toLocaleString('en-US')} PUT/LIST, ${Math.round(s3Gets).toLocaleString('en-US')} GET/HEAD`, usd: s3Puts * PRICE.s3Put + s3Gets * PRICE.s3Get }],
-      // Removed when their chunk is done; the versioned bucket keeps the old version for a day.
-      ['S3 staging storage', { detail: `${stagedGb.toFixed(2)} GB for a day`, usd: stagedGb * PRICE.s3GbMonth * (1 / 30) }],
-      ['Secrets Manager', { detail: `${Math.round(secrets).toLocaleString('en-US')} calls (sample; per container in AWS)`, usd: secrets * PRICE.secretsCall }],
-    ];
-    const total = lines.reduce((n, [, v]) => n + v.usd, 0);
+    const priced = priceUsage({
+      events: EVENTS,
+      chunks,
+      files: EVENTS / ASSUME.eventsPerFile,
+      invocationSec,
+      splitterSec,
+      sqsRequests: sqs,
+      ddbWru: wru * scale,
+      ddbRru: rru * scale,
+      pairs: EVENTS * ASSUME.pairsPerEvent,
+      s3Puts: count((c) => c.service === 's3' && (c.op.startsWith('PUT') || c.op.startsWith('POST') || c.op.includes('list'))),
+      s3Gets: count((c) => c.service === 's3' && (c.op === 'GET' || c.op === 'HEAD')),
+      stagedGb: (all.filter((c) => c.service === 's3' && c.op === 'PUT').reduce((n, c) => n + c.bytesIn, 0) * scale) / 1e9,
+      secretsCalls: count((c) => c.service === 'secretsmanager'),
+    });
     return {
-      region: PRICE.region,
-      memoryMb: MEMORY_GB * 1024,
-      lines,
-      total,
+      ...priced,
       notes: [
         `cost sample: ${records.toLocaleString('en-US')} events, ${drained.invocations} sender invocations on moto, scaled ×${scale.toFixed(1)}`,
-        `assumed: CPU time measured here stretched to ${((MEMORY_GB * 1024) / 1769).toFixed(2)} vCPU (Lambda at ${MEMORY_GB * 1024} MB), ${POSTHOG_MS_PER_REQUEST} ms per /batch/ round trip to PostHog, ${PAIRS_PER_EVENT} device↔user pairs per event each seen in ${CHUNKS_PER_PAIR} chunks, ${EVENTS_PER_FILE.toLocaleString('en-US')} events per file`,
+        `assumed: CPU time measured here stretched to ${vcpuShare().toFixed(2)} vCPU (Lambda at ${ASSUME.memoryGb * 1024} MB), ${ASSUME.posthogMsPerRequest} ms per /batch/ round trip to PostHog, ${ASSUME.pairsPerEvent} device↔user pairs per event each seen in ${ASSUME.chunksPerPair} chunks, ${ASSUME.eventsPerFile.toLocaleString('en-US')} events per file`,
+        'Secrets Manager calls are the sample\'s (per container in AWS)',
         'not included: data transfer out to PostHog, CloudWatch logs, idle SQS polling by the event source (about 15k requests/day, $0.006)',
       ],
     };

@@ -170,7 +170,8 @@ function sendWorkerScript(): URL {
   return new URL(import.meta.url.endsWith('.ts') ? './send-worker.ts' : './send-worker.js', import.meta.url);
 }
 
-async function loadMapping(opts: ImportOptions): Promise<MappingConfig> {
+/** The mapping of a local import: `--config` overlaid by the command line (preview uses it too). */
+export async function loadMapping(opts: Pick<ImportOptions, 'config' | 'mapping'>): Promise<MappingConfig> {
   let file: Record<string, unknown> = {};
   if (opts.config) {
     let raw: unknown;

@@ -117,6 +117,127 @@ program
     if (files.some((f) => !f.reconciled && f.manifest.status === 'reported')) process.exitCode = 1;
   });
 
+// preview / estimate: the import's own decoding, detection and transform on a file's head; nothing is sent.
+const previewOptions = (c: Command) =>
+  c
+    .argument('<file>', 'a local export file or s3://bucket/key')
+    .addOption(new Option('--format <name>', 'input format (default: detected)').choices(['auto', ...FORMAT_NAMES]))
+    .option('--config <file>', 'mapping config (JSON), as for import')
+    .addOption(new Option('--person-mode <mode>', 'how person properties are applied').choices([...PERSON_MODES]))
+    .option('--prefix <prefix>', 'for s3:// files: the drop prefix under which backfill.config.json files apply', 'posthog/')
+    .option('--sample <n>', 'records to read and count', positiveInt, 10_000)
+    .option('--all', 'read and count the whole file')
+    .option('--chunk-records <n>', 'records per chunk', positiveInt)
+    .option('--concurrency <n>', 'estimate: senders at once (CDK context senderConcurrency)', positiveInt, 4)
+    .option('--events-per-minute <n>', 'estimate: the rate budget (CDK context eventsPerMinute)', positiveInt)
+    .option('--in-flight <n>', 'estimate: /batch/ requests in flight per chunk (IN_FLIGHT)', positiveInt, 8)
+    .option('--json', 'machine-readable output');
+
+async function runPreview(file: string, o: Record<string, any>, show: { records: number; preview: boolean; estimate: boolean }) {
+  const [{ Limits }, { previewFile, formatPreview }, { estimateFrom, formatEstimate }] = await Promise.all([import('../core/settings'), import('./preview'), import('./estimate')]);
+  const limits = Limits.parse(o.chunkRecords ? { chunkRecords: o.chunkRecords } : {});
+  const p = await previewFile(file, {
+    config: o.config,
+    mapping: { ...(o.format ? { format: o.format } : {}), ...(o.personMode ? { personMode: o.personMode } : {}) },
+    records: show.records,
+    sample: o.all ? 'all' : o.sample,
+    limits,
+    dropPrefix: o.prefix,
+    // An estimate reads at least 16 MiB of the file, so a compressed file's share read is measured well.
+    ...(show.estimate ? { minStoredBytes: 16 * 1024 * 1024 } : {}),
+  });
+  const e = show.estimate ? estimateFrom(p, { concurrency: o.concurrency, eventsPerMinute: o.eventsPerMinute, inFlight: o.inFlight, limits }) : undefined;
+  if (o.json) console.log(JSON.stringify({ ...(show.preview ? { preview: p } : { file: p.file, format: p.format, sample: p.sample }), ...(e ? { estimate: e } : {}) }, null, 2));
+  else {
+    if (show.preview) console.log(formatPreview(p));
+    if (e) console.log(`${show.preview ? '\n' : ''}${formatEstimate(p, e)}`);
+  }
+  if (p.error && !p.sample.read) process.exitCode = 1;
+}
+
+previewOptions(
+  program
+    .command('preview')
+    .description('show what FILE becomes: format, mapping, the first records beside their events and links, counts by outcome; sends nothing'),
+)
+  .option('--records <n>', 'records shown one by one', positiveInt, 5)
+  .option('--estimate', 'add the estimate (records, events, time, AWS cost)')
+  .action((file: string, o) => runPreview(file, o, { records: o.records, preview: true, estimate: Boolean(o.estimate) }));
+
+previewOptions(
+  program.command('estimate').description('records, events, links, time at the configured concurrency and rate budget, and AWS cost of importing FILE'),
+).action((file: string, o) => runPreview(file, o, { records: 0, preview: false, estimate: true }));
+
+program
+  .command('verify')
+  .description("ask PostHog (query API) how many distinct events it holds per day and event for each finished file, and list every difference from our reports")
+  .option('--state-dir <dir>', 'local imports: checkpoints and reports', '.backfill')
+  .option('--stack <name>', 'deployed: read the reports from this stack\'s drop bucket')
+  .option('--bucket <name>', 'deployed: the drop bucket (default: stack output DropBucketName)')
+  .requiredOption('--host <url>', 'PostHog app host, e.g. https://us.posthog.com')
+  .requiredOption('--project-id <n>', 'PostHog project id', positiveInt)
+  .option('--origin-property <name>', 'the property naming each event\'s file (mapping originProperty)', '$import_source')
+  .addOption(new Option('--page-size <n>', 'rows per query page (PostHog returns at most 50,000)').argParser(positiveInt).default(10_000).hideHelp())
+  .option('--json', 'machine-readable output')
+  .action(async (o) => {
+    const key = process.env.POSTHOG_PERSONAL_API_KEY;
+    if (!key) throw new Error('set POSTHOG_PERSONAL_API_KEY to a personal API key with the query:read scope');
+    const [{ stackOutputs }, { PostHogQuery }, { bucketReports, formatVerify, localReports, verifyReports }] = await Promise.all([
+      import('../adapters/aws/stack-outputs'),
+      import('../adapters/posthog-query'),
+      import('./verify'),
+    ]);
+    let bucket = o.bucket as string | undefined;
+    if (!bucket && o.stack) bucket = (await stackOutputs(o.stack)).DropBucketName;
+    if (o.stack && !bucket) throw new Error(`stack ${o.stack} has no DropBucketName output`);
+    const reports = bucket ? await bucketReports(bucket) : await localReports(o.stateDir);
+    const client = new PostHogQuery({ host: o.host, projectId: o.projectId, personalApiKey: key });
+    const verdicts = await verifyReports(reports, client, { originProperty: o.originProperty, pageSize: o.pageSize });
+    console.log(o.json ? JSON.stringify({ agrees: verdicts.every((v) => v.status === 'agrees'), files: verdicts, queries: client.requests, throttled: client.throttled }, null, 2) : formatVerify(verdicts, o.originProperty));
+    process.exitCode = verdicts.every((v) => v.status === 'agrees') ? 0 : 1;
+  });
+
+program
+  .command('upload')
+  .description('stream export files into the drop prefix (multipart), each under the folder its format is detected by; a re-run skips files already uploaded')
+  .argument('<files...>', 'local export files')
+  .option('--stack <name>', 'deployed stack to read the drop location from', 'PosthogBackfill')
+  .addOption(new Option('--bucket <name>', 'the drop bucket (default: stack output DropLocation)').env('BACKFILL_DROP_BUCKET'))
+  .option('--prefix <prefix>', 'the drop prefix (default: from the stack output DropLocation, else posthog/)')
+  .option('--folder <dir>', 'put every file in this folder under the prefix instead of one chosen by its format')
+  .addOption(new Option('--part-size <mib>', 'MiB per part (at least 5)').argParser(positiveInt))
+  .option('--no-progress', 'no progress bars')
+  .option('--json', 'machine-readable output')
+  .action(async (files: string[], o) => {
+    let bucket = o.bucket as string | undefined;
+    let prefix = o.prefix as string | undefined;
+    const [{ stackOutputs }, { uploadFiles }] = await Promise.all([import('../adapters/aws/stack-outputs'), import('./upload')]);
+    if (!bucket) {
+      const loc = /^s3:\/\/([^/]+)\/(.*)$/.exec((await stackOutputs(o.stack)).DropLocation ?? '');
+      if (!loc) throw new Error(`stack ${o.stack} has no DropLocation output; pass --bucket and --prefix`);
+      bucket = loc[1]!;
+      prefix ??= loc[2]!;
+    }
+    const interrupt = new AbortController();
+    process.once('SIGINT', () => interrupt.abort());
+    try {
+      const res = await uploadFiles(files, {
+        bucket,
+        prefix: prefix ?? 'posthog/',
+        ...(o.folder !== undefined ? { folder: o.folder } : {}),
+        ...(o.partSize ? { partSize: o.partSize * 1024 * 1024 } : {}),
+        progress: Boolean(o.progress) && Boolean(process.stderr.isTTY) && !o.json,
+        signal: interrupt.signal,
+      });
+      if (o.json) console.log(JSON.stringify(res, null, 2));
+      else for (const r of res) console.log(`${r.file} → s3://${bucket}/${r.key}: ${r.status === 'skipped' ? 'already there (same size and mtime), skipped' : `${r.status}, ${r.bytes.toLocaleString('en-US')} bytes`}${r.abortedStale ? ` (an interrupted earlier upload was aborted first)` : ''}`);
+    } catch (err) {
+      if (!interrupt.signal.aborted) throw err;
+      console.error('backfill: upload interrupted; run the same command again: uploaded files are skipped, the interrupted one starts again from its beginning');
+      process.exitCode = 130;
+    }
+  });
+
 program.parseAsync(process.argv).catch((err: Error) => {
   console.error(`backfill: ${err.message}`);
   process.exitCode = 2;

@@ -23,6 +23,34 @@ export interface ChunkStats {
   onceRefused: number;
   byReason: Record<string, number>;
   byFilter: Record<string, number>;
+  /**
+   * Events PostHog accepted, by UTC day of their timestamp and event name (`backfill verify`
+   * compares them with PostHog); events without a timestamp are under day `none`. Absent in
+   * stats written before it existed.
+   */
+  sentByDay?: DayCounts;
+}
+
+/** day (YYYY-MM-DD, or `none`) → event name → events. */
+export type DayCounts = Record<string, Record<string, number>>;
+
+/** The day key of an event: the UTC date of its timestamp, or `none` when PostHog stamps it. */
+export const dayOf = (timestamp: string | undefined): string => (timestamp ? timestamp.slice(0, 10) : 'none');
+
+/** Counts events by day and name. */
+export function countByDay(events: Iterable<{ event: string; timestamp?: string }>): DayCounts {
+  const out: DayCounts = {};
+  for (const e of events) {
+    const day = (out[dayOf(e.timestamp)] ??= {});
+    day[e.event] = (day[e.event] ?? 0) + 1;
+  }
+  return out;
+}
+
+export function addDayCounts(a: DayCounts | undefined, b: DayCounts | undefined): DayCounts {
+  const out: DayCounts = {};
+  for (const src of [a, b]) for (const [day, names] of Object.entries(src ?? {})) out[day] = addCounts(out[day] ?? {}, names);
+  return out;
 }
 
 export const emptyStats = (): ChunkStats => ({ read: 0, sent: 0, rejected: 0, filtered: 0, duplicates: 0, events: 0, noTimestamp: 0, links: 0, linksRefused: 0, onceEvents: 0, onceRefused: 0, byReason: {}, byFilter: {} });
@@ -49,6 +77,7 @@ export function addStats(a: ChunkStats, b: ChunkStats): ChunkStats {
     onceRefused: (a.onceRefused ?? 0) + (b.onceRefused ?? 0),
     byReason: addCounts(a.byReason, b.byReason),
     byFilter: addCounts(a.byFilter, b.byFilter),
+    ...(a.sentByDay || b.sentByDay ? { sentByDay: addDayCounts(a.sentByDay, b.sentByDay) } : {}),
   };
 }
 

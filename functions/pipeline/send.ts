@@ -4,7 +4,7 @@ import type { Format, TransformContext } from '../core/formats/types';
 import { onceItems, type OnceItem } from '../core/links';
 import { parseMapping } from '../core/mapping';
 import type { ChunkMessage } from '../core/messages';
-import { countReasons, type ChunkStats } from '../core/report';
+import { countByDay, countReasons, type ChunkStats } from '../core/report';
 import { transformRecords, type RejectedRecord } from '../core/transform';
 import { finishFile } from './finish';
 import type { Checkpoints, EventSink, IdentityLinks, Reports, SendResult, Staging } from './ports';
@@ -110,6 +110,8 @@ export async function sendChunk(msg: ChunkMessage, deps: SendDeps): Promise<Chun
     onceRefused: count('once', refusedItems),
     byReason: countReasons(rejected),
     byFilter: result.filtered,
+    // What PostHog holds from this chunk, for `backfill verify`: every event it accepted.
+    sentByDay: countByDay([...claimed.map((i) => i.event), ...result.events].filter((e) => !refusedBy.has(e.uuid))),
   };
   await deps.checkpoints.completeChunk(msg.fileId, msg.chunk, stats);
   // The body is not needed any more; if this fails, the staging lifecycle rule removes it later.
