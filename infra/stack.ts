@@ -16,14 +16,24 @@ import { readStackConfig } from './config';
 const root = join(import.meta.dirname, '..');
 const SENDER_TIMEOUT = Duration.minutes(3);
 
+export interface BackfillStackProps extends StackProps {
+  /**
+   * A stack meant to be deleted (the real-account integration test): buckets are emptied and
+   * deleted, tables and the created secret deleted. The default keeps them.
+   */
+  throwaway?: boolean;
+}
+
 /**
  * The whole pipeline: drop bucket → splitter → chunk queue (+ DLQ) → senders → PostHog, with
  * checkpoint and sent-alias tables and the API key secret. Reads top to bottom in data order.
  */
 export class BackfillStack extends Stack {
-  constructor(scope: Construct, id: string, props?: StackProps) {
+  constructor(scope: Construct, id: string, props?: BackfillStackProps) {
     super(scope, id, props);
     const cfg = readStackConfig(this.node);
+    const keep = props?.throwaway ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN;
+    const autoDeleteObjects = props?.throwaway ?? false;
 
     // 1. Where exports are dropped. The pipeline writes its staging, reports and rejected
     //    records under _backfill/ in the same bucket.
@@ -33,7 +43,8 @@ export class BackfillStack extends Stack {
       enforceSSL: true,
       objectOwnership: ObjectOwnership.BUCKET_OWNER_PREFERRED,
       lifecycleRules: [{ expiration: Duration.days(90) }],
-      removalPolicy: RemovalPolicy.RETAIN,
+      removalPolicy: keep,
+      autoDeleteObjects,
     });
     Validations.of(accessLogs).acknowledge({ id: 'AwsSolutions-S1', reason: 'This is the access-log bucket of the drop bucket; logging it into itself would loop.' });
 
@@ -48,7 +59,8 @@ export class BackfillStack extends Stack {
         { id: 'staging', prefix: '_backfill/staging/', expiration: Duration.days(14), noncurrentVersionExpiration: Duration.days(1) },
         { id: 'old-versions', noncurrentVersionExpiration: Duration.days(30), abortIncompleteMultipartUploadAfter: Duration.days(7) },
       ],
-      removalPolicy: RemovalPolicy.RETAIN,
+      removalPolicy: keep,
+      autoDeleteObjects,
     });
 
     // 2. State: per-file manifest + per-chunk checkpoints, and the sent-alias table.
@@ -59,14 +71,14 @@ export class BackfillStack extends Stack {
       timeToLiveAttribute: 'expiresAt', // rate-budget windows expire on their own
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       encryption: TableEncryption.AWS_MANAGED,
-      removalPolicy: RemovalPolicy.RETAIN,
+      removalPolicy: keep,
     });
     const sentAliases = new Table(this, 'SentAliases', {
       partitionKey: { name: 'pair', type: AttributeType.STRING },
       billingMode: BillingMode.PAY_PER_REQUEST,
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       encryption: TableEncryption.AWS_MANAGED,
-      removalPolicy: RemovalPolicy.RETAIN,
+      removalPolicy: keep,
     });
 
     // 3. The PostHog project API key: only its ARN is in the template; the value is put with
@@ -78,7 +90,7 @@ export class BackfillStack extends Stack {
       : new Secret(this, 'ApiKey', {
           description: 'PostHog project API key for posthog-backfill, as {"apiKey":"<project API key>"}',
           generateSecretString: { secretStringTemplate: JSON.stringify({ apiKey: 'REPLACE_ME' }), generateStringKey: 'unused' },
-          removalPolicy: RemovalPolicy.RETAIN,
+          removalPolicy: keep,
         });
     if (apiKey instanceof Secret) {
       Validations.of(apiKey).acknowledge({ id: 'AwsSolutions-SMG4', reason: 'A PostHog project API key is rotated in PostHog, not by a Lambda; the user puts the new value.' });
@@ -161,9 +173,14 @@ export class BackfillStack extends Stack {
     allow(splitter, ['lambda:InvokeFunction'], [this.formatArn({ service: 'lambda', resource: 'function', resourceName: splitterName, arnFormat: ArnFormat.COLON_RESOURCE_NAME })]);
     splitter.addEventSource(new S3EventSourceV2(drop, { events: [EventType.OBJECT_CREATED], filters: [{ prefix: cfg.dropPrefix }] }));
     allow(splitter, ['s3:GetObject', 's3:GetObjectVersion'], [objects(`${cfg.dropPrefix}*`)]);
+    // Mapping configs are found by listing (S3 answers 403, not 404, for a missing key to a
+    // caller that may not list), and only under the drop prefix.
+    splitter.addToRolePolicy(
+      new PolicyStatement({ actions: ['s3:ListBucket'], resources: [drop.bucketArn], conditions: { StringLike: { 's3:prefix': `${cfg.dropPrefix}*` } } }),
+    );
     allow(splitter, ['s3:PutObject'], [objects('_backfill/*')]);
     allow(splitter, ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query'], [checkpoints.tableArn]);
-    queue.grantSendMessages(splitter);
+    allow(splitter, ['sqs:SendMessage'], [queue.queueArn]); // SendMessageBatch is authorised as SendMessage
 
     // 6. Senders: SQS → PostHog, partial batch failures, bounded concurrency.
     const sender = fn('Sender', 'functions/sender/handler.ts', SENDER_TIMEOUT, 1024);
@@ -172,9 +189,12 @@ export class BackfillStack extends Stack {
     );
     allow(sender, ['s3:GetObject', 's3:DeleteObject'], [objects('_backfill/staging/*')]);
     allow(sender, ['s3:PutObject'], [objects('_backfill/*')]);
-    allow(sender, ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query'], [checkpoints.tableArn]);
+    // The chunk's done-mark is a TransactWriteItems of two updates (authorised per item as UpdateItem).
+    allow(sender, ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:Query'], [checkpoints.tableArn]);
     allow(sender, ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:BatchGetItem'], [sentAliases.tableArn]);
-    apiKey.grantRead(sender);
+    // Only the value: DescribeSecret (in grantRead) is never called. A created secret's full ARN
+    // is known; one named by context gets the 6-character suffix Secrets Manager appends.
+    allow(sender, ['secretsmanager:GetSecretValue'], [apiKey.secretFullArn ?? `${apiKey.secretArn}-??????`]);
 
     // 7. Alarms: anything in a DLQ needs a person.
     new Alarm(this, 'ChunksDlqNotEmpty', {

@@ -1,7 +1,7 @@
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { awsClients } from '../adapters/aws/clients';
+import { awsClients, type AwsCredentials } from '../adapters/aws/clients';
 import { DynamoCheckpoints } from '../adapters/aws/dynamo-checkpoints';
 import { DynamoLinks } from '../adapters/aws/dynamo-links';
 import { S3Reports, S3Staging } from '../adapters/aws/s3';
@@ -13,11 +13,16 @@ import { formatByName } from '../core/formats';
 import { ChunkMessage } from '../core/messages';
 import { sendChunk } from '../pipeline/send';
 
+export interface SenderOverrides {
+  /** Credentials for every AWS call (default: the function's role); tests pass the role's own. */
+  credentials?: AwsCredentials;
+}
+
 /** SQS → PostHog with partial batch failures: a failed chunk returns to the queue alone. */
-export function createSender(env: HandlerEnv) {
+export function createSender(env: HandlerEnv, overrides: SenderOverrides = {}) {
   assertSupportedEnvironment(); // refuse to start rather than post somewhere else
   const logger = new Logger({ serviceName: 'backfill-sender' });
-  const aws = awsClients();
+  const aws = awsClients(overrides.credentials ? { credentials: overrides.credentials } : {});
   const checkpoints = new DynamoCheckpoints(aws.ddb, env.CHECKPOINT_TABLE);
   const processor = new BatchProcessor(EventType.SQS);
   const host = need(env, 'POSTHOG_HOST');

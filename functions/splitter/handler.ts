@@ -1,7 +1,6 @@
-import { LambdaClient } from '@aws-sdk/client-lambda';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { Context, S3Event } from 'aws-lambda';
-import { awsClients } from '../adapters/aws/clients';
+import { awsClients, type AwsCredentials } from '../adapters/aws/clients';
 import { invokeContinuation, type Continuation } from '../adapters/aws/continuation';
 import { DynamoCheckpoints } from '../adapters/aws/dynamo-checkpoints';
 import { CONFIG_NAME, mappingFor } from '../adapters/aws/mapping-config';
@@ -16,6 +15,8 @@ export type SplitterEvent = S3Event | { continuation: Continuation };
 export interface SplitterOverrides {
   /** Hands the rest of a file to the next run (default: an async invoke of this function). */
   continueWith?: (c: Continuation, context: Context | undefined) => Promise<void>;
+  /** Credentials for every AWS call (default: the function's role); tests pass the role's own. */
+  credentials?: AwsCredentials;
 }
 
 /**
@@ -24,7 +25,7 @@ export interface SplitterOverrides {
  */
 export function createSplitter(env: HandlerEnv, overrides: SplitterOverrides = {}) {
   const logger = new Logger({ serviceName: 'backfill-splitter' });
-  const aws = awsClients();
+  const aws = awsClients(overrides.credentials ? { credentials: overrides.credentials } : {});
   const checkpoints = new DynamoCheckpoints(aws.ddb, env.CHECKPOINT_TABLE);
   const queue = new SqsChunkQueue(aws.sqs, need(env, 'QUEUE_URL'));
   const limits = limitsFrom(env);
@@ -32,7 +33,7 @@ export function createSplitter(env: HandlerEnv, overrides: SplitterOverrides = {
     overrides.continueWith ??
     (async (c: Continuation, context: Context | undefined) => {
       if (!context?.functionName) throw new Error('no function name to continue with');
-      await invokeContinuation(new LambdaClient({}), context.functionName, c);
+      await invokeContinuation(aws.lambda, context.functionName, c);
     });
 
   const splitOne = async (rec: Omit<Continuation, 'fromChunk' | 'hop'>, resume: { fromChunk: number; hop: number }, context: Context | undefined) => {

@@ -146,6 +146,24 @@ describe('CDK stack (offline synth, local esbuild)', () => {
     });
   });
 
+  test('the splitter may list the bucket only under the drop prefix (to find mapping configs)', () => {
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Action: 's3:ListBucket', Condition: { StringLike: { 's3:prefix': 'posthog/*' } }, Resource: { 'Fn::GetAtt': [Match.stringLikeRegexp('DropBucket'), 'Arn'] } }),
+        ]),
+      },
+    });
+    // No other statement lists the bucket, and nothing may describe the secret or write whole checkpoint items from the sender.
+    const statements = Object.values(template.findResources('AWS::IAM::Policy')).flatMap((p) => (p as { Properties: { PolicyDocument: { Statement: Array<{ Action: string | string[]; Condition?: unknown }> } } }).Properties.PolicyDocument.Statement);
+    const actions = (s: { Action: string | string[] }) => [s.Action].flat();
+    assert.ok(statements.filter((s) => actions(s).includes('s3:ListBucket')).every((s) => s.Condition));
+    assert.ok(!statements.some((s) => actions(s).includes('secretsmanager:DescribeSecret')));
+    const sender = Object.entries(template.findResources('AWS::IAM::Policy')).find(([id]) => id.startsWith('SenderRole'))![1] as { Properties: { PolicyDocument: { Statement: Array<{ Action: string | string[]; Resource: unknown }> } } };
+    const onCheckpoints = sender.Properties.PolicyDocument.Statement.filter((s) => JSON.stringify(s.Resource).includes('Checkpoints'));
+    assert.deepEqual(onCheckpoints.flatMap(actions).sort(), ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem']);
+  });
+
   test('context is validated: a bad host is a clear error before anything is built', () => {
     assert.throws(() => synth({ posthogHost: 'not a url' }), /invalid CDK context: posthogHost/);
     assert.throws(() => synth({ dropPrefix: '_backfill/x/' }), /dropPrefix/);

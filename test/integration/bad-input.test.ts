@@ -4,8 +4,6 @@ import { after, before, describe, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import yazl from 'yazl';
 import type { FileReport } from '../../functions/core/report';
-import { createSender } from '../../functions/sender/handler';
-import { createSplitter } from '../../functions/splitter/handler';
 import { CaptureStandIn } from '../support/capture-stand-in';
 import { createStack, drain, queueDepth, readJson, rejectedRows, s3Event, upload, type Stack } from '../support/aws-env';
 import { posthogRecords } from '../support/fixtures';
@@ -45,8 +43,8 @@ describe('bad-input corpus: each file ends in a clear report, nothing lost, no c
   async function run(key: string, body: Buffer | string) {
     const before = capture.unique;
     const obj = await upload(stack.bucket, `posthog/${key}`, body);
-    await createSplitter(stack.env)(s3Event(stack.bucket, `posthog/${key}`, obj));
-    await drain(stack.queueUrl, createSender(stack.env));
+    await stack.splitter()(s3Event(stack.bucket, `posthog/${key}`, obj));
+    await drain(stack.queueUrl, stack.sender());
     assert.equal(await queueDepth(stack.queueUrl), 0);
     const report = await readJson<FileReport>(stack.bucket, `_backfill/reports/posthog/${key}.report.json`);
     assert.equal(report.reconciled, true, 'read = sent + rejected + filtered');

@@ -8,8 +8,6 @@ import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { replayDlq } from '../../functions/adapters/aws/dlq';
 import { deployedStatus } from '../../functions/cli/status';
 import type { FileReport } from '../../functions/core/report';
-import { createSender } from '../../functions/sender/handler';
-import { createSplitter } from '../../functions/splitter/handler';
 import { CaptureStandIn } from '../support/capture-stand-in';
 import { clients, createStack, drain, queueDepth, readJson, s3Event, upload, type SqsHandler, type Stack } from '../support/aws-env';
 import { posthogRecords } from '../support/fixtures';
@@ -41,7 +39,7 @@ function killMidChunk(stack: Stack, capture: CaptureStandIn, event: SQSEvent): P
       else resolve({ killed: false, accepted: capture.log.length - before, out: m.out! });
     });
     child.once('error', reject);
-    child.send({ env: stack.env, event });
+    child.send({ env: stack.env, event, credentials: stack.roles.sender!.credentials });
   });
 }
 
@@ -59,14 +57,16 @@ describe('chaos: faults everywhere, and still every record exactly once', () => 
   });
 
   test('tens of thousands of records through 503s, resets, 429s, killed senders, double delivery and the DLQ', async () => {
-    const stack = await createStack(capture.url, KEY, { CHUNK_RECORDS: 500, BATCH_SIZE: 100, POSTHOG_RETRIES: 2, POSTHOG_RETRY_DELAY_MS: 5 });
+    // A faster redrive than the stack's 5 receives, through the stack's own knob: the six-round
+    // outage below must push chunks into the DLQ.
+    const stack = await createStack(capture.url, KEY, { CHUNK_RECORDS: 500, BATCH_SIZE: 100, POSTHOG_RETRIES: 2, POSTHOG_RETRY_DELAY_MS: 5 }, { context: { maxReceiveCount: 3 } });
     const crowd = amplitudeCrowd(24, 1000);
-    const ampKey = 'amplitude/export 2024-01.zip';
+    const ampKey = 'posthog/amplitude/export 2024-01.zip'; // under the stack's drop prefix, as the splitter role requires
     const phKey = 'posthog/events.jsonl';
     const ph = posthogRecords(6000, { badEvery: 250, seed: 'chaos' });
     const phText = ph.text + '{"event": "cut off mid-line\n';
 
-    const splitter = createSplitter(stack.env);
+    const splitter = stack.splitter();
     for (const [key, body] of [[ampKey, await zipOf(crowd.members)], [phKey, phText]] as const) {
       const obj = await upload(stack.bucket, key, body);
       await splitter(s3Event(stack.bucket, key, obj));
@@ -75,7 +75,7 @@ describe('chaos: faults everywhere, and still every record exactly once', () => 
     const chunks = crowd.members.reduce((n, m) => n + Math.ceil(m.lines.length / 500), 0) + Math.ceil(6_001 / 500);
     assert.equal(await queueDepth(stack.queueUrl), chunks, 'every chunk is queued, once');
 
-    const sender = createSender(stack.env);
+    const sender = stack.sender();
     const kills: Array<{ killed: boolean; accepted: number }> = [];
     let invocation = 0;
     const handler: SqsHandler = async (event, context) => {

@@ -5,8 +5,6 @@ import type { SQSEvent } from 'aws-lambda';
 import type { Continuation } from '../../functions/adapters/aws/continuation';
 import type { ChunkMessage } from '../../functions/core/messages';
 import type { FileReport } from '../../functions/core/report';
-import { createSender } from '../../functions/sender/handler';
-import { createSplitter } from '../../functions/splitter/handler';
 import { CaptureStandIn } from '../support/capture-stand-in';
 import { createStack, drain, lambdaContext, readJson, s3Event, upload, type Stack } from '../support/aws-env';
 import { posthogRecords } from '../support/fixtures';
@@ -30,7 +28,7 @@ describe('a file that outlasts one splitter run is continued by the next', () =>
 
   /** Drains the queue through the sender, noting each chunk message's shape. */
   async function drainNoting(seen: Array<[number, number, number]>) {
-    const sender = createSender(stack.env);
+    const sender = stack.sender();
     await drain(stack.queueUrl, async (event: SQSEvent, ctx) => {
       for (const r of event.Records) {
         const m = JSON.parse(r.body) as ChunkMessage;
@@ -47,7 +45,7 @@ describe('a file that outlasts one splitter run is continued by the next', () =>
 
     // Run A: the budget is spent after every chunk, so each run queues one and hands over.
     const hops: Continuation[] = [];
-    const paused = createSplitter({ ...stack.env, SPLIT_TIME_BUDGET_MS: 0 }, { continueWith: async (c) => void hops.push(c) });
+    const paused = stack.splitter({ SPLIT_TIME_BUDGET_MS: 0 }, { continueWith: async (c) => void hops.push(c) });
     const a = await upload(stack.bucket, 'posthog/long-a.jsonl.gz', body);
     await paused(s3Event(stack.bucket, 'posthog/long-a.jsonl.gz', a), lambdaContext);
     for (let i = 0; i < hops.length; i++) await paused({ continuation: hops[i]! }, lambdaContext);
@@ -59,7 +57,7 @@ describe('a file that outlasts one splitter run is continued by the next', () =>
 
     // Run B: the same bytes in one run.
     const b = await upload(stack.bucket, 'posthog/long-b.jsonl.gz', body);
-    const [resB] = await createSplitter(stack.env)(s3Event(stack.bucket, 'posthog/long-b.jsonl.gz', b), lambdaContext);
+    const [resB] = await stack.splitter()(s3Event(stack.bucket, 'posthog/long-b.jsonl.gz', b), lambdaContext);
     assert.equal(resB!.pausedAt, undefined);
     const chunksB = await drainNoting([]);
     const reportB = await readJson<FileReport>(stack.bucket, '_backfill/reports/posthog/long-b.jsonl.gz.report.json');
@@ -74,7 +72,7 @@ describe('a file that outlasts one splitter run is continued by the next', () =>
   test('a continuation delivered twice queues nothing twice', async () => {
     const { text } = posthogRecords(600, { seed: 'twice' });
     const hops: Continuation[] = [];
-    const paused = createSplitter({ ...stack.env, SPLIT_TIME_BUDGET_MS: 0 }, { continueWith: async (c) => void hops.push(c) });
+    const paused = stack.splitter({ SPLIT_TIME_BUDGET_MS: 0 }, { continueWith: async (c) => void hops.push(c) });
     const o = await upload(stack.bucket, 'posthog/twice.jsonl', text);
     await paused(s3Event(stack.bucket, 'posthog/twice.jsonl', o), lambdaContext);
     await paused({ continuation: hops[0]! }, lambdaContext);

@@ -6,8 +6,6 @@ import { after, before, describe, test } from 'node:test';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { replayDlq } from '../../functions/adapters/aws/dlq';
 import type { FileReport } from '../../functions/core/report';
-import { createSender } from '../../functions/sender/handler';
-import { createSplitter } from '../../functions/splitter/handler';
 import { CaptureStandIn } from '../support/capture-stand-in';
 import { createStack, drain, queueDepth, readJson, s3Event, upload } from '../support/aws-env';
 import { posthogRecords } from '../support/fixtures';
@@ -29,16 +27,17 @@ describe('DLQ: chunks that exhaust their retries, then replay-dlq', () => {
   });
 
   test('a capture outage sends chunks to the DLQ; after replay every record arrives once', async () => {
-    const stack = await createStack(capture.url, KEY, { POSTHOG_RETRIES: 0, CHUNK_RECORDS: 300 });
+    // A faster redrive than the stack's 5 receives, through the stack's own knob.
+    const stack = await createStack(capture.url, KEY, { POSTHOG_RETRIES: 0, CHUNK_RECORDS: 300 }, { context: { maxReceiveCount: 3 } });
     const { text, valid } = posthogRecords(900, { seed: 'dlq' });
     const key = 'posthog/outage.jsonl';
     const obj = await upload(stack.bucket, key, text);
-    const split = await createSplitter(stack.env)(s3Event(stack.bucket, key, obj));
+    const split = await stack.splitter()(s3Event(stack.bucket, key, obj));
     assert.equal(split[0]!.chunks, 3);
 
     // Every request fails: each chunk is received maxReceiveCount (3) times, then moved to the DLQ.
     capture.outage({ kind: 'status', status: 503 });
-    const sender = createSender(stack.env);
+    const sender = stack.sender();
     await drain(stack.queueUrl, sender);
     assert.equal(capture.unique, 0);
     assert.equal(await queueDepth(stack.queueUrl), 0);

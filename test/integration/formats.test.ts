@@ -2,8 +2,6 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import type { FileReport } from '../../functions/core/report';
-import { createSender } from '../../functions/sender/handler';
-import { createSplitter } from '../../functions/splitter/handler';
 import { CaptureStandIn } from '../support/capture-stand-in';
 import { createStack, drain, readJson, rejectedRows, s3Event, upload, type Stack } from '../support/aws-env';
 import { startMoto, type Moto } from '../support/moto';
@@ -29,8 +27,8 @@ describe('every source format through S3 → splitter → SQS → sender, on mot
   async function importKey(key: string, body: Buffer | string, extra: { ContentEncoding?: string } = {}) {
     const before = { unique: capture.unique, identifies: countIdentifies() };
     const obj = await upload(stack.bucket, key, body, extra);
-    await createSplitter(stack.env)(s3Event(stack.bucket, key, obj));
-    await drain(stack.queueUrl, createSender(stack.env));
+    await stack.splitter()(s3Event(stack.bucket, key, obj));
+    await drain(stack.queueUrl, stack.sender());
     const report = await readJson<FileReport>(stack.bucket, `_backfill/reports/${key}.report.json`);
     return { report, newUuids: capture.unique - before.unique, newIdentifies: countIdentifies() - before.identifies };
   }

@@ -1,8 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { UpdateSecretCommand } from '@aws-sdk/client-secrets-manager';
-import { createSender } from '../../functions/sender/handler';
-import { createSplitter } from '../../functions/splitter/handler';
 import { CaptureStandIn } from '../support/capture-stand-in';
 import { clients, createStack, drain, s3Event, upload } from '../support/aws-env';
 import { startMoto, type Moto } from '../support/moto';
@@ -57,12 +55,12 @@ describe('logs carry ids and counts, never record contents or keys', () => {
       ].map((l) => (typeof l === 'string' ? l : JSON.stringify(l)));
       const logs = await captureOutput(async () => {
         const obj = await upload(stack.bucket, 'posthog/planted.jsonl', lines.join('\n'));
-        await createSplitter(stack.env)(s3Event(stack.bucket, 'posthog/planted.jsonl', obj));
+        await stack.splitter()(s3Event(stack.bucket, 'posthog/planted.jsonl', obj));
         // First with the wrong key (chunks fail and are logged), then with the right one.
-        await drain(stack.queueUrl, createSender(stack.env), { maxRounds: 1 });
+        await drain(stack.queueUrl, stack.sender(), { maxRounds: 1 });
         await clients().secrets.send(new UpdateSecretCommand({ SecretId: stack.env.POSTHOG_API_KEY_SECRET, SecretString: JSON.stringify({ apiKey: SECRET }) }));
         await new Promise((r) => setTimeout(r, 10));
-        await drain(stack.queueUrl, createSender(stack.env));
+        await drain(stack.queueUrl, stack.sender());
       });
       assert.equal(capture.unique, 50);
       assert.match(logs, /"message":"chunk failed"/, 'the failure was logged');

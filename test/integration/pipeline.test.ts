@@ -6,8 +6,6 @@ import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { deployedStatus } from '../../functions/cli/status';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
-import { createSender } from '../../functions/sender/handler';
-import { createSplitter } from '../../functions/splitter/handler';
 import type { FileReport } from '../../functions/core/report';
 import { CaptureStandIn } from '../support/capture-stand-in';
 import { clients, createStack, drain, listKeys, rejectedRows, queueDepth, readJson, s3Event, upload, type Stack } from '../support/aws-env';
@@ -50,11 +48,11 @@ describe('S3 drop → splitter → SQS → sender → capture, on moto', () => {
     // A key with spaces arrives URL-encoded in the S3 event.
     const key = 'posthog/2024 export/events part 1.jsonl.gz';
     const { event } = await dropFile(key, gzipSync(text));
-    const split = await createSplitter(stack.env)(event);
+    const split = await stack.splitter()(event);
     assert.equal(split[0]!.chunks, 5); // 2,300 records / 500 per chunk
     assert.equal(split[0]!.records, 2_300);
 
-    await drain(stack.queueUrl, createSender(stack.env));
+    await drain(stack.queueUrl, stack.sender());
     assert.equal(capture.unique, valid);
     assert.equal(capture.received, valid, 'no event sent twice on a clean run');
     assert.deepEqual([...capture.historicalFlags], [true], 'every batch is a historical migration');
@@ -96,13 +94,13 @@ describe('S3 drop → splitter → SQS → sender → capture, on moto', () => {
   test('duplicate delivery of every message and a repeated S3 event add no uuid and no count', async () => {
     const { text, valid } = posthogRecords(1_200);
     const { event } = await dropFile('posthog/dup.jsonl', Buffer.from(text));
-    const splitter = createSplitter(stack.env);
+    const splitter = stack.splitter();
     const first = await splitter(event);
     const again = await splitter(event); // S3 delivers the same notification twice
     assert.equal(again[0]!.skipped, 'already-split');
     assert.equal(await queueDepth(stack.queueUrl), first[0]!.chunks, 'no second set of chunk messages');
 
-    await drain(stack.queueUrl, createSender(stack.env), { copies: 2 });
+    await drain(stack.queueUrl, stack.sender(), { copies: 2 });
     assert.equal(capture.unique, valid);
     const report = await readJson<FileReport>(stack.bucket, '_backfill/reports/posthog/dup.jsonl.report.json');
     assert.equal(report.records.sent, valid, 'a chunk processed twice is counted once');
@@ -113,19 +111,19 @@ describe('S3 drop → splitter → SQS → sender → capture, on moto', () => {
     assert.equal(third[0]!.skipped, 'already-split');
     assert.equal(await queueDepth(stack.queueUrl), 0);
     const before = capture.received;
-    await drain(stack.queueUrl, createSender(stack.env));
+    await drain(stack.queueUrl, stack.sender());
     assert.equal(capture.received, before);
     assert.equal(capture.unique, valid);
   });
 
   test('a sender that fails after part of a chunk was accepted retries to exactly N unique', async () => {
     const { text, valid } = posthogRecords(1_000);
-    const env = { ...stack.env, POSTHOG_RETRIES: 0 };
+    const env = { POSTHOG_RETRIES: 0 };
     const { event } = await dropFile('posthog/partial.jsonl', Buffer.from(text));
-    await createSplitter(env)(event);
+    await stack.splitter(env)(event);
     // First chunk: two batches of 200 accepted, then a 500 and a reset; the chunk fails and is retried.
     capture.fail({ kind: 'pass' }, { kind: 'pass' }, { kind: 'status', status: 500 }, { kind: 'reset' });
-    const { failures } = await drain(stack.queueUrl, createSender(env));
+    const { failures } = await drain(stack.queueUrl, stack.sender(env));
     assert.ok(failures >= 1, 'the chunk failed at least once');
     assert.ok(capture.received > valid, 'part of the chunk was sent twice');
     assert.equal(capture.unique, valid);
@@ -137,11 +135,11 @@ describe('S3 drop → splitter → SQS → sender → capture, on moto', () => {
   test('events capture refuses on its own are isolated by bisection and reported; the rest arrive', async () => {
     await capture.stop();
     capture = await new CaptureStandIn({ apiKey: API_KEY, refuse: (e) => (e.distinct_id === 'user_13' ? 'distinct_id is blocked on this project' : undefined) }).start();
-    const env = { ...stack.env, POSTHOG_HOST: capture.url };
+    const env = { POSTHOG_HOST: capture.url };
     const { text, valid } = posthogRecords(970); // user_13 is every 97th record
     const { event } = await dropFile('posthog/refused.jsonl', Buffer.from(text));
-    await createSplitter(env)(event);
-    await drain(stack.queueUrl, createSender(env));
+    await stack.splitter(env)(event);
+    await drain(stack.queueUrl, stack.sender(env));
     const report = await readJson<FileReport>(stack.bucket, '_backfill/reports/posthog/refused.jsonl.report.json');
     assert.equal(report.records.byReason.refused_by_capture, 10);
     assert.equal(report.records.sent, valid - 10);
@@ -156,10 +154,10 @@ describe('S3 drop → splitter → SQS → sender → capture, on moto', () => {
   test('the secret is read from Secrets Manager and a wrong key fails the chunk instead of losing it', async () => {
     await capture.stop();
     capture = await new CaptureStandIn({ apiKey: 'phc_other' }).start();
-    const env = { ...stack.env, POSTHOG_HOST: capture.url, POSTHOG_RETRIES: 0 };
+    const env = { POSTHOG_HOST: capture.url, POSTHOG_RETRIES: 0 };
     const { event } = await dropFile('posthog/key.jsonl', Buffer.from(posthogRecords(10).text));
-    await createSplitter(env)(event);
-    const out = await drain(stack.queueUrl, createSender(env), { maxRounds: 2 });
+    await stack.splitter(env)(event);
+    const out = await drain(stack.queueUrl, stack.sender(env), { maxRounds: 2 });
     assert.ok(out.failures >= 1);
     assert.equal(capture.unique, 0);
   });

@@ -1,7 +1,5 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { createSender } from '../../functions/sender/handler';
-import { createSplitter } from '../../functions/splitter/handler';
 import { CaptureStandIn } from '../support/capture-stand-in';
 import { createStack, drain, s3Event, upload } from '../support/aws-env';
 import { posthogRecords } from '../support/fixtures';
@@ -26,11 +24,11 @@ describe('a rate budget shared by all senders, through DynamoDB', () => {
     const stack = await createStack(capture.url, KEY, { CHUNK_RECORDS: 300, BATCH_SIZE: 100, RATE_LIMIT_EVENTS: perWindow, RATE_WINDOW_MS: 1000 });
     const { text, valid } = posthogRecords(2_400, { seed: 'rate' });
     const obj = await upload(stack.bucket, 'posthog/rate.jsonl', text);
-    await createSplitter(stack.env)(s3Event(stack.bucket, 'posthog/rate.jsonl', obj));
+    await stack.splitter()(s3Event(stack.bucket, 'posthog/rate.jsonl', obj));
 
     const start = Date.now();
     // Four senders, each taking one chunk at a time, like four concurrent Lambdas.
-    await Promise.all(Array.from({ length: 4 }, () => drain(stack.queueUrl, createSender(stack.env), { batchSize: 1 })));
+    await Promise.all(Array.from({ length: 4 }, () => drain(stack.queueUrl, stack.sender(), { batchSize: 1 })));
     const seconds = (Date.now() - start) / 1000;
     assert.equal(capture.unique, valid);
 

@@ -1,9 +1,8 @@
-import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutBucketVersioningCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import {
   ChangeMessageVisibilityCommand,
-  CreateQueueCommand,
   DeleteMessageCommand,
   GetQueueAttributesCommand,
   ReceiveMessageCommand,
@@ -12,7 +11,14 @@ import {
 import type { Context, S3Event, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { randomUUID } from 'node:crypto';
 import { HandlerEnv } from '../../functions/config';
+import { createSender } from '../../functions/sender/handler';
+import { createSplitter, type SplitterOverrides } from '../../functions/splitter/handler';
+import type { PolicyDocument } from './iam-policy';
+import { strictLayer } from './moto';
+import { deployTemplate, type RoleCredentials } from './moto-stack';
+import { synthTemplate } from './template';
 
+/** The test's own clients: admin on moto (the default credentials), never a handler's role. */
 export const clients = () => ({
   s3: new S3Client({ forcePathStyle: true }),
   sqs: new SQSClient({}),
@@ -20,72 +26,92 @@ export const clients = () => ({
   secrets: new SecretsManagerClient({}),
 });
 
+export interface Role {
+  /** The role's session credentials: requests signed with them are held to its policies. */
+  credentials: RoleCredentials;
+  /** Its identity policies, resolved from the synthesized template. */
+  policies: PolicyDocument[];
+  /** The function's name (the splitter's continuation invokes it). */
+  functionName: string;
+}
+
 export interface Stack {
   bucket: string;
   queueUrl: string;
   dlqUrl: string;
+  splitterDlqUrl: string;
+  /** The handlers' environment: the template's, resolved to the test resources, plus test knobs. */
   env: HandlerEnv;
+  /** Each function's role by construct id, first letter lower-cased: splitter, sender, ... */
+  roles: Record<string, Role>;
+  /** The splitter, running as its role. */
+  splitter(env?: Partial<HandlerEnv>, overrides?: Omit<SplitterOverrides, 'credentials'>): ReturnType<typeof createSplitter>;
+  /** A sender, running as its role. */
+  sender(env?: Partial<HandlerEnv>): ReturnType<typeof createSender>;
+  /** A Lambda context naming the function (for the splitter's continuation invoke). */
+  context(role: string, remainingMs?: number): Context;
 }
 
-/** Creates what the CDK stack would, on moto: bucket, queue + DLQ, tables, the API key secret. */
-export async function createStack(captureUrl: string, apiKey: string, overrides: Partial<HandlerEnv> = {}): Promise<Stack> {
+export interface StackOptions {
+  /**
+   * CDK context for the synth (as `-c key=value`): the stack's own knobs, e.g. a faster redrive
+   * with `{ maxReceiveCount: 3 }`. Visible in the test that needs it.
+   */
+  context?: Record<string, unknown>;
+  /** Queue attributes that replace the template's, by construct id, e.g. `{ Chunks: { VisibilityTimeout: '30' } }`. */
+  queueAttributes?: Record<string, Record<string, string>>;
+}
+
+/**
+ * Creates on moto what the CDK stack creates, from its synthesized template: buckets, queues +
+ * DLQs, tables, the API key secret; and each function's role, enforced by the strict layer.
+ * Handlers built with `stack.splitter()` / `stack.sender()` (or given `stack.roles.X.credentials`)
+ * run with only what their role grants.
+ */
+export async function createStack(captureUrl: string, apiKey: string, overrides: Partial<HandlerEnv> = {}, options: StackOptions = {}): Promise<Stack> {
   const c = clients();
-  const id = randomUUID().slice(0, 8);
-  const bucket = `drop-${id}`;
-  await c.s3.send(new CreateBucketCommand({ Bucket: bucket }));
-  await c.s3.send(new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: 'Enabled' } }));
-  const dlq = await c.sqs.send(new CreateQueueCommand({ QueueName: `chunks-dlq-${id}` }));
-  const dlqArn = (await c.sqs.send(new GetQueueAttributesCommand({ QueueUrl: dlq.QueueUrl, AttributeNames: ['QueueArn'] }))).Attributes!.QueueArn!;
-  const q = await c.sqs.send(
-    new CreateQueueCommand({
-      QueueName: `chunks-${id}`,
-      Attributes: { VisibilityTimeout: '30', RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: 3 }) },
+  const template = await synthTemplate(options.context);
+  const deployed = await deployTemplate(template, c, randomUUID().slice(0, 8), {
+    secretString: JSON.stringify({ apiKey }),
+    ...(options.queueAttributes ? { queueAttributes: options.queueAttributes } : {}),
+  });
+  const strict = strictLayer();
+  const roles: Record<string, Role> = {};
+  for (const r of Object.values(deployed.roles)) {
+    roles[r.name] = { credentials: r.credentials, policies: r.policies, functionName: r.functionName };
+    strict?.register(r.credentials.accessKeyId, { role: r.name, policies: r.policies, secretArns: deployed.secretArns });
+  }
+  // The functions share one environment in the stack; the sender's and splitter's are merged.
+  const templateEnv = Object.assign({}, ...Object.values(deployed.roles).map((r) => r.env)) as Record<string, string>;
+  const env: HandlerEnv = {
+    ...HandlerEnv.parse({
+      ...templateEnv,
+      // Test knobs: a loopback capture stand-in, small chunks and batches, fast retries.
+      POSTHOG_HOST: captureUrl,
+      CHUNK_RECORDS: '500',
+      BATCH_SIZE: '200',
+      POSTHOG_RETRIES: '1',
+      POSTHOG_RETRY_DELAY_MS: '10',
+      POSTHOG_TIMEOUT_MS: '5000',
     }),
-  );
-  const table = `checkpoints-${id}`;
-  await c.ddb.send(
-    new CreateTableCommand({
-      TableName: table,
-      BillingMode: 'PAY_PER_REQUEST',
-      AttributeDefinitions: [
-        { AttributeName: 'pk', AttributeType: 'S' },
-        { AttributeName: 'sk', AttributeType: 'S' },
-      ],
-      KeySchema: [
-        { AttributeName: 'pk', KeyType: 'HASH' },
-        { AttributeName: 'sk', KeyType: 'RANGE' },
-      ],
-    }),
-  );
-  const aliasTable = `sent-aliases-${id}`;
-  await c.ddb.send(
-    new CreateTableCommand({
-      TableName: aliasTable,
-      BillingMode: 'PAY_PER_REQUEST',
-      AttributeDefinitions: [{ AttributeName: 'pair', AttributeType: 'S' }],
-      KeySchema: [{ AttributeName: 'pair', KeyType: 'HASH' }],
-    }),
-  );
-  const secret = await c.secrets.send(new CreateSecretCommand({ Name: `posthog-key-${id}`, SecretString: JSON.stringify({ apiKey }) }));
+    ...overrides,
+  };
+  const bucket = deployed.refs[deployed.id('DropBucket', 'AWS::S3::Bucket')]!;
+  const role = (name: string) => {
+    const r = roles[name];
+    if (!r) throw new Error(`the stack has no function "${name}" (roles: ${Object.keys(roles).join(', ')})`);
+    return r;
+  };
   return {
     bucket,
-    queueUrl: q.QueueUrl!,
-    dlqUrl: dlq.QueueUrl!,
-    env: {
-      ...HandlerEnv.parse({
-        CHECKPOINT_TABLE: table,
-        ALIAS_TABLE: aliasTable,
-        QUEUE_URL: q.QueueUrl!,
-        POSTHOG_HOST: captureUrl,
-        POSTHOG_API_KEY_SECRET: secret.ARN!,
-        CHUNK_RECORDS: '500',
-        BATCH_SIZE: '200',
-        POSTHOG_RETRIES: '1',
-        POSTHOG_RETRY_DELAY_MS: '10',
-        POSTHOG_TIMEOUT_MS: '5000',
-      }),
-      ...overrides,
-    },
+    queueUrl: deployed.refs[deployed.id('Chunks', 'AWS::SQS::Queue')]!,
+    dlqUrl: deployed.refs[deployed.id('ChunksDlq', 'AWS::SQS::Queue')]!,
+    splitterDlqUrl: deployed.refs[deployed.id('SplitterDlq', 'AWS::SQS::Queue')]!,
+    env,
+    roles,
+    splitter: (extra = {}, o = {}) => createSplitter({ ...env, ...extra }, { ...o, credentials: role('splitter').credentials }),
+    sender: (extra = {}) => createSender({ ...env, ...extra }, { credentials: role('sender').credentials }),
+    context: (name, remainingMs = 900_000) => ({ ...lambdaContext, functionName: role(name).functionName, getRemainingTimeInMillis: () => remainingMs }) as Context,
   };
 }
 

@@ -1,11 +1,17 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { StrictAws } from './strict-aws';
 
 const SERVER = join(import.meta.dirname, 'moto-server.py');
 
 export interface Moto {
+  /** Where clients go: the strict layer in front of moto (or moto itself with `strict: false`). */
   endpoint: string;
+  /** moto itself, behind the strict layer. */
+  motoEndpoint: string;
+  /** The strict layer: role policies, 403 for hidden misses, the denials it answered. */
+  strict?: StrictAws;
   reset(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -21,13 +27,17 @@ async function freePort(): Promise<number> {
   });
 }
 
+let active: StrictAws | undefined;
+/** The strict layer of the running moto (createStack registers each role's credentials with it). */
+export const strictLayer = () => active;
+
 /**
  * Starts moto's server (through moto-server.py, which makes DynamoDB writes atomic) on 127.0.0.1 and a free port, and points the AWS SDK at it through the
  * environment (AWS_ENDPOINT_URL, dummy credentials, a region).
  */
-export async function startMoto(): Promise<Moto> {
+export async function startMoto(opts: { strict?: boolean } = {}): Promise<Moto> {
   const port = await freePort();
-  const endpoint = `http://127.0.0.1:${port}`;
+  const motoEndpoint = `http://127.0.0.1:${port}`;
   const child: ChildProcess = spawn('python3', [SERVER, '-H', '127.0.0.1', '-p', String(port)], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr?.on('data', (b: Buffer) => (stderr = (stderr + b.toString()).slice(-4000)));
@@ -44,7 +54,7 @@ export async function startMoto(): Promise<Moto> {
   const ready = (async () => {
     for (;;) {
       try {
-        const res = await fetch(`${endpoint}/moto-api/`);
+        const res = await fetch(`${motoEndpoint}/moto-api/`);
         if (res.ok) return;
       } catch {
         /* not up yet */
@@ -58,9 +68,11 @@ export async function startMoto(): Promise<Moto> {
     }
   })();
   await Promise.race([ready, spawnError]);
+  const strict = opts.strict === false ? undefined : await new StrictAws(motoEndpoint).start();
+  active = strict;
 
   Object.assign(process.env, {
-    AWS_ENDPOINT_URL: endpoint,
+    AWS_ENDPOINT_URL: strict?.url ?? motoEndpoint,
     AWS_REGION: 'us-east-1',
     AWS_DEFAULT_REGION: 'us-east-1',
     AWS_ACCESS_KEY_ID: 'testing',
@@ -69,16 +81,28 @@ export async function startMoto(): Promise<Moto> {
   // Handler logs are JSON on stdout; keep test output to warnings and errors unless asked.
   process.env.POWERTOOLS_LOG_LEVEL ??= 'WARN';
   return {
-    endpoint,
+    endpoint: strict?.url ?? motoEndpoint,
+    motoEndpoint,
+    ...(strict ? { strict } : {}),
     reset: async () => {
-      await fetch(`${endpoint}/moto-api/reset`, { method: 'POST' });
+      await fetch(`${motoEndpoint}/moto-api/reset`, { method: 'POST' });
     },
     stop: async () => {
-      if (child.exitCode !== null) return;
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))]);
-      if (child.exitCode === null) child.kill('SIGKILL');
+      await strict?.stop();
+      if (active === strict) active = undefined;
+      // A handler that swallowed an AccessDenied still fails the file it ran in.
+      const denied = strict?.takeDenials() ?? [];
+      await stopChild();
+      if (denied.length) {
+        throw new Error(`the strict AWS layer refused ${denied.length} call(s) no role in the template allows: ${[...new Set(denied.map((d) => `${d.role}: ${d.action} on ${d.resource}`))].join('; ')}`);
+      }
     },
   };
+  async function stopChild(): Promise<void> {
+    if (child.exitCode !== null) return;
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))]);
+    if (child.exitCode === null) child.kill('SIGKILL');
+  }
 }

@@ -5,8 +5,11 @@ import type { HandlerEnv } from '../../functions/config';
 import { createSender } from '../../functions/sender/handler';
 import { lambdaContext } from './aws-env';
 
-process.once('message', (msg: { env: HandlerEnv; event: SQSEvent }) => {
-  void createSender(msg.env)(msg.event, lambdaContext).then(
+import type { AwsCredentials } from '../../functions/adapters/aws/clients';
+
+// The parent sends the sender role's credentials: the child runs as that role too.
+process.once('message', (msg: { env: HandlerEnv; event: SQSEvent; credentials?: AwsCredentials }) => {
+  void createSender(msg.env, msg.credentials ? { credentials: msg.credentials } : {})(msg.event, lambdaContext).then(
     (out) => process.send!({ out }, () => process.exit(0)),
     (err: Error) => process.send!({ error: err.message }, () => process.exit(0)),
   );
