@@ -13,8 +13,6 @@ import { previewFile } from '../../functions/cli/preview';
 import { uploadFiles } from '../../functions/cli/upload';
 import { bucketReports, verifyReports } from '../../functions/cli/verify';
 import { Limits } from '../../functions/core/settings';
-import { createSender } from '../../functions/sender/handler';
-import { createSplitter } from '../../functions/splitter/handler';
 import { clients, createStack, drain, s3Event, upload, type Stack } from '../support/aws-env';
 import { CaptureStandIn } from '../support/capture-stand-in';
 import { startMoto, type Moto } from '../support/moto';
@@ -145,8 +143,8 @@ describe('upload, S3 preview and deployed verify on moto', () => {
   test('verify --bucket: reports of the deployed pipeline against what capture accepted', async () => {
     const key = 'posthog/mixpanel/mp.jsonl';
     const head = await clients().s3.send(new HeadObjectCommand({ Bucket: stack.bucket, Key: key }));
-    await createSplitter(stack.env)(s3Event(stack.bucket, key, { versionId: head.VersionId!, eTag: head.ETag!.replace(/"/g, '') }));
-    await drain(stack.queueUrl, createSender(stack.env));
+    await stack.splitter()(s3Event(stack.bucket, key, { versionId: head.VersionId!, eTag: head.ETag!.replace(/"/g, '') }));
+    await drain(stack.queueUrl, stack.sender());
     const reports = await bucketReports(stack.bucket);
     assert.equal(reports.length, 1);
     assert.ok(reports[0]!.records.sentByDay, 'the deployed report carries per-day counts');
