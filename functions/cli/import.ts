@@ -162,6 +162,7 @@ export async function importFile(path: string, opts: ImportOptions): Promise<Imp
     bar?.stop();
     await ndjson?.close();
     await pool?.close();
+    links.close();
   }
 }
 

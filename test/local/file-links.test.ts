@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { appendFileSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
@@ -16,46 +16,52 @@ describe('the local sent-alias table', () => {
     const a = await FileLinks.load(path);
     assert.equal((await a.claim(pairs(3), 'f#0')).length, 3);
     await a.confirm(pairs(2), 'f#0');
+    a.close();
     const b = await FileLinks.load(path);
     assert.equal((await b.claim(pairs(3), 'f#1')).length, 0, 'another chunk gets none');
     assert.deepEqual(await b.claim(pairs(3), 'f#0'), pairs(3).slice(2), 'the owner retries only its unsent claim');
+    await b.refuse([{ key: pairs(3)[2]!, reason: 'refused' }], 'f#0');
+    assert.equal(b.status(pairs(3)[2]!), 'refused');
+    assert.deepEqual(await b.claim(pairs(3), 'f#0'), [], 'a refusal is final, even for its owner');
   });
 
-  test('a chunk appends its own links only, however large the table', async () => {
+  test('a chunk writes its own links in place, however large the table: it lives on disk, not in memory', async () => {
     const path = file();
     const links = await FileLinks.load(path);
-    await links.claim(pairs(20_000), 'f#0');
-    await links.confirm(pairs(20_000), 'f#0');
-    const before = statSync(path);
-    await links.claim(pairs(10, 50_000), 'f#1');
-    const after = statSync(path);
-    assert.equal(after.ino, before.ino, 'appended in place, not rewritten (a rewrite renames a new file over it)');
-    assert.ok(after.size - before.size < 2_000, `10 links appended ${after.size - before.size} bytes`);
+    await links.claim(pairs(50_000), 'f#0');
+    await links.confirm(pairs(50_000), 'f#0');
+    const before = statSync(`${path}.table`);
+    const heap = process.memoryUsage().heapUsed;
+    await links.claim(pairs(10, 80_000), 'f#1');
+    const after = statSync(`${path}.table`);
+    assert.equal(after.ino, before.ino, 'written in place');
+    assert.equal(after.size, before.size, 'no growth for ten links');
+    assert.equal(links.size, 50_010);
+    assert.ok(process.memoryUsage().heapUsed - heap < 5_000_000);
   });
 
-  test('a torn last line (a crash mid-append) is dropped and the file stays usable', async () => {
+  test('the append-only log of earlier versions is taken over once, torn last line and all', async () => {
     const path = file();
-    const a = await FileLinks.load(path);
-    await a.claim(pairs(2), 'f#0');
-    appendFileSync(path, '{"k":"' + pairs(1, 7)[0]!.slice(0, 20));
-    const b = await FileLinks.load(path);
-    assert.equal((await b.claim(pairs(1, 7), 'f#3')).length, 1, 'the torn claim never happened');
-    const c = await FileLinks.load(path);
-    assert.equal((await c.claim([...pairs(2), ...pairs(1, 7)], 'f#9')).length, 0);
-    assert.ok(readFileSync(path, 'utf8').split('\n').filter(Boolean).every((l) => JSON.parse(l)));
+    const [p0, p1, p2] = pairs(3);
+    writeFileSync(path, `{"k":"${p0}","o":"f#0","s":"s"}\n{"k":"${p1}","o":"f#0","s":"c"}\n{"k":"${p2!.slice(0, 20)}`);
+    const links = await FileLinks.load(path);
+    assert.equal(links.status(p0!), 'sent');
+    assert.deepEqual(await links.claim([p0!, p1!, p2!], 'f#0'), [p1, p2], 'its own unsent claim, and the torn one that never happened');
+    assert.ok(!existsSync(path) && existsSync(`${path}.migrated`), 'the log is kept aside, not read again');
   });
 
-  test('a file in the earlier whole-object format is read and rewritten as a log', async () => {
+  test('a file in the earliest whole-object format is taken over too', async () => {
     const path = file();
     const [p] = pairs(1);
     writeFileSync(path, JSON.stringify({ [p!]: { owner: 'old#0', status: 'sent' } }));
     const links = await FileLinks.load(path);
     assert.equal((await links.claim(pairs(2), 'f#0')).length, 1);
+    links.close();
     const again = await FileLinks.load(path);
     assert.equal((await again.claim(pairs(2), 'f#1')).length, 0);
   });
 
-  test('a corrupt line in the middle is an error naming the file and line', async () => {
+  test('a corrupt line in the middle of an old log is an error naming the file and line', async () => {
     const path = file();
     writeFileSync(path, '{"k":"a","o":"f#0","s":"s"}\nnot json\n{"k":"b","o":"f#0","s":"s"}\n');
     await assert.rejects(FileLinks.load(path), /sent-aliases\.json: line 2: not valid JSON/);

@@ -1,101 +1,107 @@
-import { readFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { readFile, rename } from 'node:fs/promises';
 import type { IdentityLinks } from '../../pipeline/ports';
-import { AtomicFile } from './atomic-file';
+import { DiskTable } from './disk-table';
 
-type Row = { owner: string; status: 'claimed' | 'sent' | 'refused'; reason?: string };
-type Entry = { k: string; o: string; s: 'c' | 's' | 'r'; r?: string };
-const STATUS = { c: 'claimed', s: 'sent', r: 'refused' } as const;
+type Status = 'claimed' | 'sent' | 'refused';
+const CODE: Record<Status, number> = { claimed: 1, sent: 2, refused: 3 };
+const STATUS: Record<number, Status> = { 1: 'claimed', 2: 'sent', 3: 'refused' };
+// The append-only log this table replaced: { k, o, s: c|s|r } per line (or one whole object).
+const LOG_STATUS: Record<string, Status> = { c: 'claimed', s: 'sent', r: 'refused' };
 
 /**
- * The sent-alias table for one machine, shared by every import in a state dir: an append-only
- * log (one line per claim or confirm), replayed on load. Appending keeps a chunk's cost to its
- * own links however many pairs the table holds; a torn last line (a crash mid-append) is
- * dropped, which at worst sends that chunk's links again, harmlessly (same uuids).
+ * The sent-alias table for one machine, shared by every import in a state dir, in a file-backed
+ * hash table (DiskTable): each key's owner (a digest) and status, read and written in place, so
+ * memory stays flat however many pairs a history holds (10 M pairs: a file of about 460 MB, no
+ * heap). A capture refusal's reason is in the rejected report, not here. Calls are synchronous
+ * underneath, so two chunks' claims never interleave.
  */
 export class FileLinks implements IdentityLinks {
-  private readonly rows = new Map<string, Row>();
-  private readonly file: AtomicFile;
-  private constructor(path: string) {
-    this.file = new AtomicFile(path);
-  }
+  private constructor(private readonly table: DiskTable) {}
 
+  /** Opens the table for `path` (`<path>.table`); an older log at `path` is taken over once. */
   static async load(path: string): Promise<FileLinks> {
-    const f = new FileLinks(path);
-    let text: string;
+    const table = DiskTable.open(`${path}.table`);
+    let text: string | undefined;
     try {
       text = await readFile(path, 'utf8');
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return f;
-      throw new Error(`${path}: unreadable sent-alias file: ${(err as Error).message}`);
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new Error(`${path}: unreadable sent-alias file: ${(err as Error).message}`);
     }
-    const lines = text.split('\n').filter((l) => l.trim());
-    // A torn last line, or the earlier whole-file format, must not have lines appended to it.
-    let rewrite = !text.endsWith('\n');
-    lines.forEach((line, i) => {
-      let v: unknown;
-      try {
-        v = JSON.parse(line);
-      } catch {
-        if (i === lines.length - 1 && !text.endsWith('\n')) return; // torn last append
-        throw new Error(`${path}: line ${i + 1}: not valid JSON`);
-      }
-      const e = v as Partial<Entry>;
-      if (typeof e.k === 'string' && typeof e.o === 'string') f.rows.set(e.k, { owner: e.o, status: STATUS[e.s ?? 'c'] ?? 'claimed', ...(e.r ? { reason: e.r } : {}) });
-      else {
-        for (const [k, row] of Object.entries(v as Record<string, Row>)) f.rows.set(k, row);
-        rewrite = true;
-      }
-    });
-    // Also rewritten compact when the log has grown well past the table.
-    if (rewrite || lines.length > 2 * f.rows.size + 1000) {
-      await f.file.save(() => [...f.rows].map(([k, r]) => line(k, r)).join(''));
+    if (text !== undefined) {
+      const lines = text.split('\n').filter((l) => l.trim());
+      lines.forEach((l, i) => {
+        let v: unknown;
+        try {
+          v = JSON.parse(l);
+        } catch {
+          if (i === lines.length - 1 && !text!.endsWith('\n')) return; // torn last append
+          throw new Error(`${path}: line ${i + 1}: not valid JSON`);
+        }
+        const e = v as { k?: unknown; o?: unknown; s?: string };
+        if (typeof e.k === 'string' && typeof e.o === 'string') table.set(e.k, row(e.o, LOG_STATUS[e.s ?? 'c'] ?? 'claimed'));
+        else for (const [k, r] of Object.entries(v as Record<string, { owner: string; status: Status }>)) table.set(k, row(r.owner, r.status));
+      });
+      await rename(path, `${path}.migrated`);
     }
-    return f;
+    return new FileLinks(table);
   }
 
   async claim(keys: string[], owner: string): Promise<string[]> {
+    const me = ownerId(owner);
     const mine: string[] = [];
-    const fresh: Array<[string, Row]> = [];
     for (const key of keys) {
-      const row = this.rows.get(key);
-      if (!row) {
-        const claimed: Row = { owner, status: 'claimed' };
-        this.rows.set(key, claimed);
-        fresh.push([key, claimed]);
+      const r = this.table.get(key);
+      if (!r) {
+        this.table.set(key, row(owner, 'claimed'));
         mine.push(key);
-      } else if (row.owner === owner && row.status === 'claimed') mine.push(key); // our own retry
+      } else if (r.compare(me, 0, 8, 0, 8) === 0 && STATUS[r[8]!] === 'claimed') mine.push(key); // our own retry
     }
-    await this.append(fresh);
     return mine;
   }
 
   async confirm(keys: string[], owner: string): Promise<void> {
-    await this.settle(keys.map((key) => ({ key })), owner, 'sent');
+    this.settle(keys, owner, 'sent');
   }
 
   async refuse(refused: Array<{ key: string; reason: string }>, owner: string): Promise<void> {
-    await this.settle(refused, owner, 'refused');
+    this.settle(
+      refused.map((r) => r.key),
+      owner,
+      'refused',
+    );
   }
 
-  private async settle(items: Array<{ key: string; reason?: string }>, owner: string, status: 'sent' | 'refused'): Promise<void> {
-    const changed: Array<[string, Row]> = [];
-    for (const { key, reason } of items) {
-      const row = this.rows.get(key);
-      if (row?.owner === owner && row.status === 'claimed') {
-        row.status = status;
-        if (reason) row.reason = reason.slice(0, 500);
-        changed.push([key, row]);
-      }
+  /** What the table holds for `key` (tests, status). */
+  status(key: string): Status | undefined {
+    const r = this.table.get(key);
+    return r ? STATUS[r[8]!] : undefined;
+  }
+
+  get size(): number {
+    return this.table.size;
+  }
+
+  close(): void {
+    this.table.close();
+  }
+
+  private settle(keys: string[], owner: string, status: 'sent' | 'refused'): void {
+    const me = ownerId(owner);
+    for (const key of keys) {
+      const r = this.table.get(key);
+      if (r && r.compare(me, 0, 8, 0, 8) === 0 && STATUS[r[8]!] === 'claimed') this.table.set(key, row(owner, status));
     }
-    await this.append(changed);
-  }
-
-  private async append(rows: Array<[string, Row]>): Promise<void> {
-    if (rows.length) await this.file.append(rows.map(([k, r]) => line(k, r)).join(''));
   }
 }
 
-function line(k: string, r: Row): string {
-  const e: Entry = { k, o: r.owner, s: r.status === 'sent' ? 's' : r.status === 'refused' ? 'r' : 'c', ...(r.reason ? { r: r.reason } : {}) };
-  return `${JSON.stringify(e)}\n`;
+function ownerId(owner: string): Buffer {
+  return createHash('sha256').update(owner).digest().subarray(0, 8);
+}
+
+function row(owner: string, status: Status): Buffer {
+  const b = Buffer.alloc(9);
+  ownerId(owner).copy(b, 0);
+  b[8] = CODE[status];
+  return b;
 }
