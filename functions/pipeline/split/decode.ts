@@ -1,0 +1,32 @@
+import { openParts, skipBytes, type ByteSource, type DecodeOptions, type Part } from '../../core/input';
+import type { PlanPosition } from '../../core/chunks';
+import type { SplitPosition } from '../ports';
+
+/** A part to plan, and where in its line stream planning starts. */
+export interface DecodedPart extends Part {
+  from: PlanPosition;
+}
+
+/**
+ * The decode stage: the parts of the object (core/input), from a split position. Untransformed
+ * text is read on from its byte offset (a ranged read: no byte is read twice); anything else
+ * (gzip, a zip member, a JSON array, CSV) is decoded again from its start and the lines before
+ * the position are passed over unplanned; zip members before the position are not opened.
+ */
+export async function* decodeFrom(source: ByteSource, opts: DecodeOptions, at?: SplitPosition): AsyncGenerator<DecodedPart> {
+  const start = at ? { byte: at.byte, line: at.line } : { byte: 0, line: 0 };
+  if (at?.seek !== undefined) {
+    yield { unit: 'line', bytes: await source.open(at.seek), sourceOffset: at.seek - at.byte, from: start };
+    return;
+  }
+  let first = true;
+  for await (const part of openParts(source, { ...opts, ...(at?.part !== undefined ? { fromPart: at.part } : {}) })) {
+    const resumed = first && at !== undefined && part.name === at.part;
+    first = false;
+    if (!resumed) {
+      yield { ...part, from: { byte: 0, line: 0 } };
+      continue;
+    }
+    yield { ...part, bytes: start.byte ? skipBytes(part.bytes, start.byte) : part.bytes, from: start };
+  }
+}
