@@ -42,7 +42,7 @@ export function createSplitter(env: HandlerEnv, overrides: SplitterOverrides = {
         return await continueWith(c, context);
       } catch (err) {
         if (attempt >= 3) throw err;
-        await new Promise((r) => setTimeout(r, 200 * 4 ** attempt));
+        await new Promise((r) => setTimeout(r, 100 * 3 ** attempt));
       }
     }
   };

@@ -13,6 +13,9 @@ export class S3FaultProxy {
   plan: Array<{ reset: number } | 'slowdown'> = [];
   match = '';
   readonly injected = { resets: 0, slowdowns: 0, gets: 0, ranged: 0 };
+  /** Body bytes of matching GetObjects passed to the client, and the Range of each matching GET. */
+  bodyBytes = 0;
+  ranges: string[] = [];
 
   constructor(private readonly upstream: string) {}
 
@@ -36,6 +39,7 @@ export class S3FaultProxy {
     const isGet = req.method === 'GET' && target.searchParams.get('x-id') === 'GetObject' && Boolean(this.match) && decodeURIComponent(target.pathname).includes(this.match);
     if (isGet) {
       this.injected.gets++;
+      this.ranges.push(String(req.headers.range ?? ''));
       if (req.headers.range) this.injected.ranged++;
     }
     const fault = isGet ? this.plan.shift() : undefined;
@@ -49,6 +53,7 @@ export class S3FaultProxy {
     const up = request(target, { method: req.method, headers: req.headers }, (upRes) => {
       res.writeHead(upRes.statusCode ?? 502, upRes.headers);
       if (!fault) {
+        if (isGet) upRes.on('data', (b: Buffer) => (this.bodyBytes += b.length));
         upRes.pipe(res);
         return;
       }
