@@ -23,6 +23,8 @@ export interface Manifest {
   pause?: PausePoint;
   /** The mapping config, read once by the first run and frozen here for every later one. */
   mapping?: unknown;
+  /** The chunk limits of the first run: re-planning a chunk (continuations, resume) cuts the same. */
+  limits?: { chunkRecords: number; chunkBytes: number; maxRecordBytes: number };
   error?: string;
   startedAt: string;
   /** ISO time of the last progress: opened, split progress or pause, split end, a chunk done. */

@@ -1,11 +1,11 @@
 import type { FormatName } from '../core/formats/names';
-import type { ByteSource, DecodeOptions, InflateLimits } from '../core/input';
+import type { ByteSource, InflateLimits } from '../core/input';
 import type { MappingConfig } from '../core/mapping';
 import type { ChunkMessage, FileRef } from '../core/messages';
 import type { Limits } from '../core/settings';
 import { finishFile } from './finish';
 import type { Checkpoints, ChunkQueue, Reports, SplitPosition, Staging } from './ports';
-import { decodeFrom } from './split/decode';
+import { decodeFrom, decodeOptions } from './split/decode';
 import { detectPart } from './split/detect';
 import { Enqueuer } from './split/enqueue';
 import { SplitJob, type SplitStart } from './split/job';
@@ -76,6 +76,8 @@ export async function splitFile(
   const stage = new Stager(deps.staging, (m) => enqueue.push(m));
 
   let mapping: MappingConfig | undefined = begin.mapping;
+  // Chunk cuts depend on the limits: every run of a file (and `backfill resume`) uses the first run's.
+  const limits = { ...deps.limits, ...begin.limits };
   try {
     mapping ??= await loadMapping();
     // A continuation trusts the format the first run found; a first run checks the config's claim.
@@ -89,8 +91,8 @@ export async function splitFile(
       const detected = await detectPart(part.bytes, { ...claim, check: claim.check && chunks === 0 }, part.unit, part.name ?? file.key ?? file.uri);
       if (!detected.format) continue; // an empty part holds no records to tell from
       format = claim.format = detected.format;
-      await job.open(format, part.unit, mapping);
-      for await (const chunk of planPart({ ...part, bytes: detected.bytes }, deps.limits, chunks)) {
+      await job.open(format, part.unit, mapping, limits);
+      for await (const chunk of planPart({ ...part, bytes: detected.bytes }, limits, chunks)) {
         chunks++;
         records += chunk.records;
         const staged = deps.stagingKey(fileId, chunk.index);
@@ -137,14 +139,9 @@ export async function splitFile(
   if (!records && !errors.length) errors.push('the file holds no records');
   const error = errors.length ? `${file.uri}: ${errors.join('; ')}` : undefined;
   await enqueue.flush();
-  await job.open(format ?? 'unknown', 'line', mapping);
+  await job.open(format ?? 'unknown', 'line', mapping, limits);
   await job.finish({ chunks, records, ...(error ? { error } : {}) });
   // A file whose chunks are all done already (or that has none) is reported here.
   await finishFile(fileId, deps);
   return { fileId, format, chunks, records, queued: enqueue.queued, skipped: undefined, ...(error ? { error } : {}) };
-}
-
-function decodeOptions(format: FormatName | undefined, mapping: MappingConfig): DecodeOptions {
-  const csv = format === 'csv' ? 'always' : format === undefined || format === 'users' ? 'auto' : 'never';
-  return { csv, delimiter: mapping.csv.delimiter };
 }

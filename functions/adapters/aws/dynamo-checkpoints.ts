@@ -1,5 +1,5 @@
 import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
-import { GetCommand, PutCommand, QueryCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, QueryCommand, ScanCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { ChunkStats } from '../../core/report';
 import type { Checkpoints, ChunkRow, Manifest, PausePoint } from '../../pipeline/ports';
 
@@ -198,6 +198,23 @@ export class DynamoCheckpoints implements Checkpoints {
         }),
       );
       for (const item of res.Items ?? []) if (item.stats) out.push(item.stats as ChunkStats);
+      start = res.LastEvaluatedKey;
+    } while (start);
+    return out;
+  }
+
+  /** Every file's manifest (a scan: for operator commands, never on the hot path). */
+  async listManifests(): Promise<Manifest[]> {
+    const out: Manifest[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const res = await this.ddb.send(
+        new ScanCommand({ TableName: this.table, FilterExpression: 'sk = :m', ExpressionAttributeValues: { ':m': 'manifest' }, ExclusiveStartKey: start, ConsistentRead: true }),
+      );
+      for (const item of res.Items ?? []) {
+        const { pk: _pk, sk: _sk, ...m } = item;
+        out.push(m as Manifest);
+      }
       start = res.LastEvaluatedKey;
     } while (start);
     return out;

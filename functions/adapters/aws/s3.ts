@@ -95,6 +95,18 @@ export class S3Staging implements Staging {
     return gunzipSync(Buffer.from(await res.Body!.transformToByteArray()));
   }
 
+  /** Whether a staged body is still there (a done chunk's is deleted; leftovers expire after 14 days). */
+  async exists(key: string): Promise<boolean> {
+    try {
+      await this.s3.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
+      return true;
+    } catch (err) {
+      const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
+      if (e.name === 'NotFound' || e.name === 'NoSuchKey' || e.$metadata?.httpStatusCode === 404) return false;
+      throw err;
+    }
+  }
+
   async remove(key: string): Promise<void> {
     await this.s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
   }

@@ -1,4 +1,6 @@
+import type { FormatName } from '../../core/formats/names';
 import { openParts, skipBytes, type ByteSource, type DecodeOptions, type Part } from '../../core/input';
+import type { MappingConfig } from '../../core/mapping';
 import type { PlanPosition } from '../../core/chunks';
 import type { SplitPosition } from '../ports';
 
@@ -29,4 +31,10 @@ export async function* decodeFrom(source: ByteSource, opts: DecodeOptions, at?: 
     }
     yield { ...part, bytes: start.byte ? skipBytes(part.bytes, start.byte) : part.bytes, from: start };
   }
+}
+
+/** How to decode for a format (CSV only when the format reads CSV or is still unknown). */
+export function decodeOptions(format: FormatName | undefined, mapping: MappingConfig): DecodeOptions {
+  const csv = format === 'csv' ? 'always' : format === undefined || format === 'users' ? 'auto' : 'never';
+  return { csv, delimiter: mapping.csv.delimiter };
 }

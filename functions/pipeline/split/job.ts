@@ -1,5 +1,6 @@
 import type { MappingConfig } from '../../core/mapping';
 import type { ChunkMessage, FileRef } from '../../core/messages';
+import type { Limits } from '../../core/settings';
 import type { Checkpoints, Manifest, PausePoint, SplitPosition } from '../ports';
 
 /** Where a run was asked to start: a fresh S3 event (chunk 0) or a continuation. */
@@ -15,7 +16,10 @@ export interface SplitStart {
 export type Begin =
   | { skip: 'already-split'; manifest: Manifest }
   | { skip: 'superseded'; manifest: Manifest }
-  | { skip?: undefined; at?: SplitPosition; hop: number; mapping?: MappingConfig; format?: string };
+  | { skip?: undefined; at?: SplitPosition; hop: number; mapping?: MappingConfig; format?: string; limits?: ChunkLimits };
+
+/** What chunk cuts depend on. */
+export type ChunkLimits = Pick<Limits, 'chunkRecords' | 'chunkBytes' | 'maxRecordBytes'>;
 
 // Progress is written to the manifest at most this often while a split runs (status: stalled).
 const PROGRESS_EVERY_MS = 60_000;
@@ -41,7 +45,11 @@ export class SplitJob {
   async begin(start: SplitStart): Promise<Begin> {
     const m = await this.checkpoints.getManifest(this.fileId);
     if (m && m.status !== 'splitting') return { skip: 'already-split', manifest: m };
-    const frozen = { ...(m?.mapping ? { mapping: m.mapping as MappingConfig } : {}), ...(m ? { format: m.format } : {}) };
+    const frozen = {
+      ...(m?.mapping ? { mapping: m.mapping as MappingConfig } : {}),
+      ...(m?.limits ? { limits: m.limits } : {}),
+      ...(m ? { format: m.format } : {}),
+    };
     const p = m?.pause;
     if (!m || !p) return { hop: start.hop ?? 0, ...frozen };
     this.opened = true;
@@ -52,10 +60,19 @@ export class SplitJob {
   }
 
   /** Creates the manifest (once) with the format and the mapping frozen for every later run. */
-  async open(format: string, unit: ChunkMessage['unit'], mapping: MappingConfig | undefined): Promise<void> {
+  async open(format: string, unit: ChunkMessage['unit'], mapping: MappingConfig | undefined, limits: ChunkLimits): Promise<void> {
     if (this.opened) return;
     this.opened = true;
-    await this.checkpoints.openFile({ fileId: this.fileId, file: this.file, format, unit, startedAt: this.startedAt, ...(mapping ? { mapping } : {}) });
+    const { chunkRecords, chunkBytes, maxRecordBytes } = limits;
+    await this.checkpoints.openFile({
+      fileId: this.fileId,
+      file: this.file,
+      format,
+      unit,
+      startedAt: this.startedAt,
+      limits: { chunkRecords, chunkBytes, maxRecordBytes },
+      ...(mapping ? { mapping } : {}),
+    });
   }
 
   get isOpen(): boolean {

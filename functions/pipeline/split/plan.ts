@@ -4,7 +4,7 @@ import type { SplitPosition } from '../ports';
 import type { DecodedPart } from './decode';
 
 /** The plan stage: deterministic chunk cuts of one part (core/chunks), numbered on from `index`. */
-export function planPart(part: DecodedPart, limits: Limits, index: number): AsyncGenerator<PlannedChunk> {
+export function planPart(part: DecodedPart, limits: Pick<Limits, 'chunkRecords' | 'chunkBytes' | 'maxRecordBytes'>, index: number): AsyncGenerator<PlannedChunk> {
   return planChunks(part.bytes, limits, index, part.from);
 }
 
