@@ -15,8 +15,13 @@ import { clients, createStack, drain, lambdaContext, readJson, s3Event, upload, 
 import { posthogRecords } from '../support/fixtures';
 import { startMoto, type Moto } from '../support/moto';
 import { S3FaultProxy } from '../support/s3-faults';
+import { amplitudeRecords, amplitudeZip } from '../support/vendors';
 
 const KEY = 'phc_handover';
+const isHeader = (r: string) => {
+  const [a, b] = r.slice(6).split('-').map(Number);
+  return b! - a! === 29;
+};
 
 describe('hand-overs between splitter runs', () => {
   let moto: Moto;
@@ -185,5 +190,32 @@ describe('hand-overs between splitter runs', () => {
     const seen = await drainNoting();
     await expectComplete(key, 1_000, valid, seen, 5);
     assert.deepEqual(seen.map((m) => m.firstLine), [1, 201, 401, 601, 801]);
+  });
+
+  test('zip: a continuation opens no member before its pause point and reads on inside its member; same chunks as one run', async () => {
+    const { records } = amplitudeRecords(1_200);
+    const zip = await amplitudeZip(records, 500); // members of 500, 500 and 200 records
+    const key = 'posthog/amplitude/hops.zip';
+    const o = await upload(stack.bucket, key, zip);
+    const hops: Continuation[] = [];
+    const split = pausingSplitter(hops);
+    proxy.match = key;
+    proxy.ranges = [];
+    await split(s3Event(stack.bucket, key, o), lambdaContext);
+    await runChain(split, hops);
+    // Member data is the ranged read after each member's 30-byte local header: count each member's reads.
+    const dataReads = proxy.ranges.filter((r, i) => /^bytes=\d+-\d+$/.test(r) && /^bytes=\d+-\d+$/.test(proxy.ranges[i - 1] ?? '') && Number(r.slice(6).split('-')[0]) > 0 && isHeader(proxy.ranges[i - 1]!));
+    const counts = [...new Set(dataReads)].map((r) => dataReads.filter((x) => x === r).length);
+    assert.equal(hops.length + 1, 8);
+    assert.deepEqual(counts, [4, 4, 2], 'each member is read only by the runs that split it (or start at its end), not by all 8');
+    const seenA = await drainNoting();
+    const b = await upload(stack.bucket, 'posthog/amplitude/one-run.zip', zip);
+    await createSplitter(stack.env)(s3Event(stack.bucket, 'posthog/amplitude/one-run.zip', b), lambdaContext);
+    const seenB = await drainNoting();
+    const shape = (ms: ChunkMessage[]) => ms.map((m) => [m.chunk, m.part, m.firstLine, m.records]);
+    assert.equal(seenA.length, 7, 'chunks of 200: 3 + 3 + 1');
+    assert.deepEqual(shape(seenA), shape(seenB));
+    const report = await readJson<FileReport>(stack.bucket, `_backfill/reports/${key}.report.json`);
+    assert.deepEqual([report.chunks, report.records.read, report.reconciled], [7, 1_200, true]);
   });
 });
