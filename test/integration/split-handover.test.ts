@@ -152,7 +152,6 @@ describe('hand-overs between splitter runs', () => {
     });
     proxy.match = key;
     proxy.ranges = [];
-    proxy.bodyBytes = 0;
     await split(s3Event(stack.bucket, key, o), lambdaContext);
     await runChain(split, hops);
     assert.equal(hops.length, 10, 'ten chunks, a hand-over after each (the last run finds nothing left)');

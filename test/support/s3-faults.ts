@@ -13,8 +13,7 @@ export class S3FaultProxy {
   plan: Array<{ reset: number } | 'slowdown'> = [];
   match = '';
   readonly injected = { resets: 0, slowdowns: 0, gets: 0, ranged: 0 };
-  /** Body bytes of matching GetObjects passed to the client, and the Range of each matching GET. */
-  bodyBytes = 0;
+  /** The Range header of each matching GetObject ('' for a whole-object read). */
   ranges: string[] = [];
 
   constructor(private readonly upstream: string) {}
@@ -53,7 +52,6 @@ export class S3FaultProxy {
     const up = request(target, { method: req.method, headers: req.headers }, (upRes) => {
       res.writeHead(upRes.statusCode ?? 502, upRes.headers);
       if (!fault) {
-        if (isGet) upRes.on('data', (b: Buffer) => (this.bodyBytes += b.length));
         upRes.pipe(res);
         return;
       }
