@@ -37,6 +37,9 @@ export const HandlerEnv = z.object({
   /** Forces a time budget per splitter run (tests, or to keep runs short). */
   SPLIT_TIME_BUDGET_MS: z.coerce.number().int().min(0).optional(),
   MAX_SPLIT_HOPS: int(1_000),
+  /** Reads of the source object per split run before a reset or 5xx fails the file, and the first backoff. */
+  S3_READ_ATTEMPTS: int(6),
+  S3_READ_BACKOFF_MS: int(500),
   /** Events per window shared by all senders (0: no budget), and the window. */
   RATE_LIMIT_EVENTS: int(0),
   RATE_WINDOW_MS: int(60_000),

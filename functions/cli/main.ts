@@ -238,6 +238,41 @@ program
     }
   });
 
+program
+  .command('resume')
+  .description('re-queue every chunk not done (re-staging lost bodies from the source) and restart stalled splits, from the checkpoint table')
+  .argument('[target]', 's3://bucket/key of one file, or an s3://bucket/prefix (default: every unfinished import)')
+  .addOption(new Option('--stack <name>', 'deployed stack to read the table, queue and splitter from').default('PosthogBackfill'))
+  .addOption(new Option('--table <name>', 'the checkpoint table (default: stack output CheckpointTableName)').env('BACKFILL_CHECKPOINT_TABLE'))
+  .addOption(new Option('--queue-url <url>', 'chunk queue URL (default: stack output QueueUrl)').env('BACKFILL_QUEUE_URL'))
+  .option('--function <name>', 'splitter function (default: <stack>-splitter)')
+  .option('--stalled-after <minutes>', 'restart a split with no progress for this many minutes', positiveInt, 16)
+  .action(async (target: string | undefined, o) => {
+    let { table, queueUrl } = o as { table?: string; queueUrl?: string };
+    const [{ stackOutputs }, { LambdaClient }, { invokeContinuation }, { formatResume, resumeImports }] = await Promise.all([
+      import('../adapters/aws/stack-outputs'),
+      import('@aws-sdk/client-lambda'),
+      import('../adapters/aws/continuation'),
+      import('./resume'),
+    ]);
+    if (!table || !queueUrl) {
+      const out = await stackOutputs(o.stack);
+      table ??= out.CheckpointTableName;
+      queueUrl ??= out.QueueUrl;
+    }
+    if (!table || !queueUrl) throw new Error(`stack ${o.stack} has no CheckpointTableName/QueueUrl outputs; pass --table and --queue-url`);
+    const splitter = (o.function as string | undefined) ?? `${o.stack}-splitter`.slice(0, 64);
+    const lambda = new LambdaClient({});
+    const res = await resumeImports({
+      table,
+      queueUrl,
+      ...(target ? { target } : {}),
+      stalledAfterMs: o.stalledAfter * 60_000,
+      restartSplit: (c) => invokeContinuation(lambda, splitter, c),
+    });
+    console.log(formatResume(res));
+  });
+
 program.parseAsync(process.argv).catch((err: Error) => {
   console.error(`backfill: ${err.message}`);
   process.exitCode = 2;

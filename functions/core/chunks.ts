@@ -12,6 +12,14 @@ export interface PlannedChunk {
   body: Buffer;
   /** Lines too long to be one event: rejected without ever being held in memory. */
   oversize: Array<{ n: number; bytes: number }>;
+  /** Where the next chunk's scan starts: planning from here gives exactly the chunks after this one. */
+  next: PlanPosition;
+}
+
+/** A point between two chunks of a stream: bytes and lines consumed before it. */
+export interface PlanPosition {
+  byte: number;
+  line: number;
 }
 
 const NL = Buffer.from('\n');
@@ -28,9 +36,13 @@ export async function* planChunks(
   source: AsyncIterable<Buffer>,
   limits: Pick<Limits, 'chunkRecords' | 'chunkBytes' | 'maxRecordBytes'>,
   firstIndex = 0,
+  from: PlanPosition = { byte: 0, line: 0 },
 ): AsyncGenerator<PlannedChunk> {
   let index = firstIndex;
-  let lineNo = 0;
+  let lineNo = from.line;
+  // Bytes of complete lines taken so far, and where the line being added starts.
+  let consumed = from.byte;
+  let lineStart = consumed;
   // The open chunk.
   let parts: Buffer[] = [];
   let bytes = 0;
@@ -42,8 +54,8 @@ export async function* planChunks(
   let carryLen = 0;
   let tooLong = false;
 
-  const cut = (): PlannedChunk => {
-    const chunk = { index: index++, firstLine, records, body: Buffer.concat(parts, bytes), oversize };
+  const cut = (next: PlanPosition): PlannedChunk => {
+    const chunk = { index: index++, firstLine, records, body: Buffer.concat(parts, bytes), oversize, next };
     parts = [];
     bytes = 0;
     records = 0;
@@ -63,7 +75,8 @@ export async function* planChunks(
     const size = over ? 1 : line.length;
     let full: PlannedChunk | undefined;
     if (records > 0 && (records >= limits.chunkRecords || bytes + size > limits.chunkBytes || oversize.length >= MAX_OVERSIZE_PER_CHUNK)) {
-      full = cut();
+      // The line that does not fit starts the next chunk.
+      full = cut({ byte: lineStart, line: lineNo - 1 });
     }
     if (records === 0) firstLine = lineNo;
     records++;
@@ -85,6 +98,8 @@ export async function* planChunks(
         const nl = buf.indexOf(0x0a, start);
         if (nl === -1) break;
         let full: PlannedChunk | undefined;
+        lineStart = consumed;
+        consumed += carryLen + nl + 1 - start;
         if (carryLen === 0 && !tooLong) {
           const line = buf.subarray(start, nl + 1);
           full = line.length - 1 > limits.maxRecordBytes ? addLine(line, line.length - 1) : addLine(line, 0);
@@ -114,14 +129,16 @@ export async function* planChunks(
     }
   } catch (err) {
     // The rest of the input is unreadable: hand over the complete lines read so far, then fail.
-    if (records > 0) yield cut();
+    if (records > 0) yield cut({ byte: consumed, line: lineNo });
     throw err;
   }
   if (carryLen > 0) {
+    lineStart = consumed;
+    consumed += carryLen;
     const full = tooLong || carryLen > limits.maxRecordBytes ? addLine(NL, carryLen) : addLine(Buffer.concat(carry, carryLen), 0);
     if (full) yield full;
   }
-  if (records > 0) yield cut();
+  if (records > 0) yield cut({ byte: consumed, line: lineNo });
 }
 
 function isBlank(line: Buffer): boolean {

@@ -8,11 +8,12 @@ import yauzl from 'yauzl';
 /** How records are numbered in reports: NDJSON lines, JSON array elements, or CSV data rows. */
 export type RecordUnit = 'line' | 'element' | 'row';
 
-/** An input object that can be read from the start, or by byte range (what zip needs). */
+/** An input object that can be read from the start (or a byte offset), or by byte range (what zip needs). */
 export interface ByteSource {
   uri: string;
   size: number;
-  open(): Promise<AsyncIterable<Buffer>>;
+  /** Bytes [from, size): one attempt; a reset surfaces as an error (the split's source stage resumes it). */
+  open(from?: number): Promise<AsyncIterable<Buffer>>;
   /** Bytes [start, end). */
   range(start: number, end: number): Readable;
 }
@@ -26,6 +27,12 @@ export interface Part {
   bytes: AsyncIterable<Buffer>;
   /** Set when this member cannot be read at all (nested archive, binary, encrypted): skipped. */
   skipped?: string;
+  /**
+   * Set when `bytes` are the object's own bytes, untransformed (a plain file, not gzip, zip,
+   * JSON array or CSV): byte d of `bytes` is byte d + sourceOffset of the object (a BOM shifts
+   * it by 3). A continuation can then read on from an offset instead of from byte 0.
+   */
+  sourceOffset?: number;
 }
 
 export interface DecodeOptions {
@@ -34,6 +41,8 @@ export interface DecodeOptions {
   delimiter?: string;
   /** Decompression-bomb guards. */
   limits?: InflateLimits;
+  /** Zip only: members before this one are passed over without being opened (a continuation). */
+  fromPart?: string;
 }
 
 export interface InflateLimits {
@@ -64,9 +73,12 @@ export async function* openParts(src: ByteSource, opts: DecodeOptions): AsyncGen
   await head.stream[Symbol.asyncIterator]().return?.(); // the range reads below replace it
   const zip = await yauzl.fromRandomAccessReaderPromise(new RangeReader(src), src.size, { lazyEntries: true, validateEntrySizes: true, autoClose: false });
   let total = 0;
+  let skipping = opts.fromPart !== undefined;
   try {
     for await (const entry of zip.eachEntry()) {
       if (entry.fileName.endsWith('/')) continue;
+      if (skipping && entry.fileName !== opts.fromPart) continue;
+      skipping = false;
       const skip = (why: string): Part => ({ name: entry.fileName, unit: 'line', bytes: (async function* () {})(), skipped: why });
       // The directory's sizes are checked before inflating; yauzl then holds the data to them.
       total += entry.uncompressedSize;
@@ -80,7 +92,8 @@ export async function* openParts(src: ByteSource, opts: DecodeOptions): AsyncGen
       }
       const stream = await zip.openReadStreamPromise(entry);
       try {
-        yield { name: entry.fileName, ...(await decodeStream(stream as AsyncIterable<Buffer>, opts)) };
+        const { sourceOffset: _inMember, ...decoded } = await decodeStream(stream as AsyncIterable<Buffer>, opts);
+        yield { name: entry.fileName, ...decoded };
       } catch (err) {
         if (!(err instanceof UnreadableMember)) throw err;
         stream.destroy();
@@ -113,18 +126,20 @@ export async function decodeStream(raw: AsyncIterable<Buffer>, opts: DecodeOptio
   const head = await peek(raw, 4);
   if (head.bytes.subarray(0, 4).equals(ZIP)) throw new UnreadableMember('a zip inside an archive is not supported: unpack it and drop the inner files');
   let bytes: AsyncIterable<Buffer> = head.stream;
-  if (head.bytes[0] === 0x1f && head.bytes[1] === 0x8b) bytes = gunzip(head.stream, opts.limits ?? DEFAULT_INFLATE_LIMITS);
+  const gzipped = head.bytes[0] === 0x1f && head.bytes[1] === 0x8b;
+  if (gzipped) bytes = gunzip(head.stream, opts.limits ?? DEFAULT_INFLATE_LIMITS);
 
   const text = await peek(bytes, 4096);
   if (looksBinary(text.bytes)) {
     throw new UnreadableMember('unknown file type: binary content, not JSON, NDJSON or CSV (plain, gzipped or zipped)');
   }
-  bytes = text.bytes.subarray(0, 3).equals(BOM) ? skip(text.stream, 3) : text.stream;
+  const bom = text.bytes.subarray(0, 3).equals(BOM);
+  bytes = bom ? skipBytes(text.stream, 3) : text.stream;
 
   const first = await firstNonSpace(bytes);
   if (first.byte === 0x5b /* [ */ && opts.csv !== 'always') return { unit: 'element', bytes: arrayToLines(first.stream) };
   if (first.byte !== undefined && first.byte !== 0x7b /* { */ && opts.csv !== 'never') return { unit: 'row', bytes: csvToLines(first.stream, opts.delimiter ?? ',') };
-  return { unit: 'line', bytes: first.stream };
+  return { unit: 'line', bytes: first.stream, ...(gzipped ? {} : { sourceOffset: bom ? 3 : 0 }) };
 }
 
 interface Peeked {
@@ -184,7 +199,8 @@ async function* replay(held: Buffer[], it: AsyncIterator<unknown>, done: boolean
   }
 }
 
-async function* skip(source: AsyncIterable<Buffer>, n: number): AsyncGenerator<Buffer> {
+/** The stream without its first `n` bytes. */
+export async function* skipBytes(source: AsyncIterable<Buffer>, n: number): AsyncGenerator<Buffer> {
   let left = n;
   for await (const b of source) {
     if (left >= b.length) {

@@ -16,21 +16,62 @@ export interface Manifest {
   chunks?: number;
   records?: number;
   doneChunks: number;
-  /** Where the latest paused split run handed over (continuations). */
+  /** The chunk the latest paused split run stopped before (same as `pause.chunk`). */
   nextChunk?: number;
+  /** Where the latest paused split run stopped, and whether its hand-over went out. */
+  pause?: PausePoint;
+  /** The mapping config, read once by the first run and frozen here for every later one. */
+  mapping?: unknown;
+  /** The chunk limits of the first run: re-planning a chunk (continuations, resume) cuts the same. */
+  limits?: { chunkRecords: number; chunkBytes: number; maxRecordBytes: number };
   error?: string;
   startedAt: string;
+  /** ISO time of the last progress: opened, split progress or pause, split end, a chunk done. */
+  updatedAt?: string;
 }
+
+/** A point between two chunks of a file, from which a split run can go on. */
+export interface SplitPosition {
+  /** The next chunk's index. */
+  chunk: number;
+  /** Records in the chunks before it. */
+  records: number;
+  /** The zip member it lies in. */
+  part?: string;
+  /** Lines and bytes of the member's (or file's) decoded line stream before it. */
+  line: number;
+  byte: number;
+  /** The object's byte offset of the same point, when the bytes are untransformed (plain text). */
+  seek?: number;
+}
+
+export interface PausePoint extends SplitPosition {
+  /** The hop number of the run that goes on from here. */
+  hop: number;
+  /** When the pause was recorded. */
+  at: string;
+  /** Set once the next run was invoked; until then any run for the file takes over from here. */
+  handedOver?: boolean;
+}
+
+/** What a chunk row keeps of its message (the mapping lives in the manifest), for `backfill resume`. */
+export type ChunkRow = Omit<ChunkMessage, 'mapping'>;
 
 export interface Checkpoints {
   /** Creates the manifest unless it exists; returns the stored one. */
   openFile(m: Omit<Manifest, 'doneChunks' | 'status'>): Promise<Manifest>;
-  /** Records a chunk as pending unless it exists; returns its status. */
-  addChunk(fileId: string, chunk: number): Promise<'pending' | 'done'>;
+  /** Records a chunk as pending (with its message) unless it exists; returns its status. */
+  addChunk(fileId: string, chunk: number, row?: ChunkRow): Promise<'pending' | 'done'>;
   chunkStatus(fileId: string, chunk: number): Promise<'pending' | 'done' | undefined>;
   finishSplit(fileId: string, totals: { chunks: number; records: number; error?: string }): Promise<void>;
-  /** Records a hand-over at `nextChunk`; false if a run already handed over at or past it. */
-  recordPause(fileId: string, nextChunk: number): Promise<boolean>;
+  /** Records a pause point; false if a run already paused at or past its chunk. */
+  recordPause(fileId: string, point: PausePoint): Promise<boolean>;
+  /** Marks the pause point at `chunk` as handed over (the next run was invoked). */
+  handedOver?(fileId: string, chunk: number): Promise<void>;
+  /** Notes split progress (updatedAt) without changing anything else. */
+  progress?(fileId: string): Promise<void>;
+  /** Every chunk row not done yet, with the message it was queued with when the store keeps it. */
+  pendingChunks?(fileId: string): Promise<Array<{ chunk: number; row?: ChunkRow }>>;
   /** Marks a pending chunk done with its stats, once: false if it was already done. */
   completeChunk(fileId: string, chunk: number, stats: ChunkStats): Promise<boolean>;
   getManifest(fileId: string): Promise<Manifest | undefined>;

@@ -8,7 +8,7 @@ import { S3Reports, S3Source, S3Staging, stagingKey, WORK_PREFIX } from '../adap
 import { SqsChunkQueue } from '../adapters/aws/sqs';
 import { inflateFrom, limitsFrom, need, readEnv, type HandlerEnv } from '../config';
 import { decodeS3Key, fileIdentity } from '../core/identity';
-import { splitFile, type SplitResult } from '../pipeline/split';
+import { splitFile, type SplitResult, type SplitStart } from '../pipeline/split';
 
 export type SplitterEvent = S3Event | { continuation: Continuation };
 
@@ -36,7 +36,19 @@ export function createSplitter(env: HandlerEnv, overrides: SplitterOverrides = {
       await invokeContinuation(aws.lambda, context.functionName, c);
     });
 
-  const splitOne = async (rec: Omit<Continuation, 'fromChunk' | 'hop'>, resume: { fromChunk: number; hop: number }, context: Context | undefined) => {
+  // Lambda's Invoke can fail (throttled, a network blip): try a few times before giving up.
+  const handOver = async (c: Continuation, context: Context | undefined) => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await continueWith(c, context);
+      } catch (err) {
+        if (attempt >= 3) throw err;
+        await new Promise((r) => setTimeout(r, 100 * 3 ** attempt));
+      }
+    }
+  };
+
+  const splitOne = async (rec: Omit<Continuation, 'fromChunk' | 'hop' | 'takeover'>, start: SplitStart, context: Context | undefined) => {
     const { bucket, key } = rec;
     const version = rec.versionId || rec.eTag;
     const file = { uri: `s3://${bucket}/${key}`, bucket, key, ...(version ? { version } : {}) };
@@ -48,6 +60,11 @@ export function createSplitter(env: HandlerEnv, overrides: SplitterOverrides = {
       return context !== undefined && context.getRemainingTimeInMillis() < env.SPLIT_TIME_MARGIN_MS;
     };
     const source = await S3Source.open(aws.s3, bucket, key, rec.versionId);
+    const read = {
+      attempts: env.S3_READ_ATTEMPTS,
+      backoffMs: env.S3_READ_BACKOFF_MS,
+      onRetry: (info: { attempt: number; at: number; reason: string }) => logger.warn('source read resumed', { key, fileId, ...info }),
+    };
     const result = await splitFile(
       file,
       fileId,
@@ -60,15 +77,20 @@ export function createSplitter(env: HandlerEnv, overrides: SplitterOverrides = {
         reports: new S3Reports(aws.s3, bucket),
         limits,
         inflate: inflateFrom(env),
+        read,
         stagingKey,
         log: (msg, data) => logger.warn(msg, { ...data, key }),
-        shouldPause: () => resume.hop < env.MAX_SPLIT_HOPS && shouldPause(),
+        shouldPause: (hop) => hop < env.MAX_SPLIT_HOPS && shouldPause(),
       },
-      resume,
+      start,
     );
     if (result.pausedAt) {
-      await continueWith({ ...rec, fromChunk: result.pausedAt.fromChunk, hop: resume.hop + 1 }, context);
-      logger.info('split paused', { key, fileId, nextChunk: result.pausedAt.fromChunk, hop: resume.hop + 1 });
+      // The pause point is recorded; if the hand-over fails (or this run dies here), the retried
+      // event, or `backfill resume`, finds it not handed over and goes on from it.
+      const { fromChunk, hop } = result.pausedAt;
+      await handOver({ ...rec, fromChunk, hop }, context);
+      await checkpoints.handedOver(fileId, fromChunk);
+      logger.info('split paused', { key, fileId, nextChunk: fromChunk, hop });
     } else {
       logger.info('split', { key, fileId, format: result.format, chunks: result.chunks, records: result.records, queued: result.queued, skipped: result.skipped });
     }
@@ -77,8 +99,8 @@ export function createSplitter(env: HandlerEnv, overrides: SplitterOverrides = {
 
   return async (event: SplitterEvent, context?: Context): Promise<SplitResult[]> => {
     if ('continuation' in event) {
-      const { fromChunk, hop, ...rec } = event.continuation;
-      return [await splitOne(rec, { fromChunk, hop }, context)];
+      const { fromChunk, hop, takeover, ...rec } = event.continuation;
+      return [await splitOne(rec, { fromChunk, hop, ...(takeover ? { takeover } : {}) }, context)];
     }
     const results: SplitResult[] = [];
     for (const rec of event.Records ?? []) {

@@ -7,23 +7,23 @@ export function bufferSource(data: Buffer | string, uri = 'mem://file', pieceSiz
   return {
     uri,
     size: buf.length,
-    open: async () =>
+    open: async (from = 0) =>
       (async function* () {
-        for (let i = 0; i < buf.length; i += pieceSize) yield buf.subarray(i, i + pieceSize);
+        for (let i = from; i < buf.length; i += pieceSize) yield buf.subarray(i, i + pieceSize);
       })(),
     range: (start, end) => Readable.from([buf.subarray(start, end)]),
   };
 }
 
-/** A source whose stream fails after the given bytes, as a truncated download does. */
+/** A source whose stream always fails after the given bytes (of a larger object), as a broken download does. */
 export function brokenSource(head: Buffer | string, message: string, uri = 'mem://broken'): ByteSource {
   const buf = Buffer.from(head);
   return {
     uri,
-    size: buf.length,
-    open: async () =>
+    size: buf.length + 1,
+    open: async (from = 0) =>
       (async function* () {
-        yield buf;
+        if (from < buf.length) yield buf.subarray(from);
         throw new Error(message);
       })(),
     range: () => Readable.from([]),

@@ -109,3 +109,21 @@ describe('chunk message size', () => {
     for (const c of chunks) assert.ok(JSON.stringify(c.oversize).length < 64 * 1024);
   });
 });
+
+describe('planChunks from a position', () => {
+  test("planning on from any chunk's `next` (bytes and lines) gives exactly the chunks after it", async () => {
+    const long = 'y'.repeat(1_500); // over maxRecordBytes: oversize, measured not held
+    const lines = ['', '{"a":1}', '', '{"a":2}', `{"big":"${long}"}`, '{"a":3}', '  ', '', '{"a":4}', '{"a":5}', '', '{"a":6}', '{"a":7}'];
+    const text = Buffer.from(lines.join('\r\n'));
+    for (const size of [1, 7, 1 << 16]) {
+      const all = await plan(text, limits, size);
+      assert.ok(all.length >= 3);
+      for (const c of all) {
+        const rest: PlannedChunk[] = [];
+        for await (const r of planChunks(pieces(text.subarray(c.next.byte), size), limits, c.index + 1, c.next)) rest.push(r);
+        assert.deepEqual(rest, all.slice(c.index + 1), `from after chunk ${c.index}, pieces of ${size}`);
+      }
+      assert.deepEqual(all.at(-1)!.next, { byte: text.length, line: lines.length });
+    }
+  });
+});

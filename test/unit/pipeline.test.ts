@@ -147,8 +147,9 @@ describe('split and send with local adapters', () => {
     const { text } = posthogRecords(250);
     const broken = brokenSource(text.slice(0, text.indexOf('\n', 20_000) + 1), 'unexpected end of file');
     const queue = { send: async (m: ChunkMessage[]) => { for (const x of m) await sendChunk(x, s.deps); } };
-    const res = await splitFile(file, 'f4', broken, mapping, { checkpoints: s.checkpoints, staging: s.staging, queue, reports: s.reports, limits, stagingKey: (id, i) => `${id}/${i}` });
-    assert.match(res.error ?? '', /\/data\/f.jsonl: reading stopped after \d+ records: unexpected end of file/);
+    const read = { attempts: 3, backoffMs: 1 };
+    const res = await splitFile(file, 'f4', broken, mapping, { checkpoints: s.checkpoints, staging: s.staging, queue, reports: s.reports, limits, read, stagingKey: (id, i) => `${id}/${i}` });
+    assert.match(res.error ?? '', /\/data\/f.jsonl: reading stopped after \d+ records: unexpected end of file \(read failed 3 attempts/);
     const report = await s.reports.read('f4');
     assert.equal(report?.status, 'failed');
     assert.equal(report?.records.sent, s.sent.length);

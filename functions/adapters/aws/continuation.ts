@@ -9,6 +9,8 @@ export interface Continuation {
   fromChunk: number;
   /** How many runs came before; bounded so a bug can never loop for ever. */
   hop: number;
+  /** Sent by `backfill resume`: go on from the file's pause point even if a hand-over was recorded. */
+  takeover?: boolean;
 }
 
 /** Invokes the splitter itself, asynchronously, with the rest of the file. */

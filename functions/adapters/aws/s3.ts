@@ -22,17 +22,30 @@ export const WORK_PREFIX = '_backfill/';
  */
 export class S3Source implements ByteSource {
   readonly uri: string;
-  private constructor(private readonly s3: S3Client, private readonly bucket: string, private readonly key: string, private readonly version: string | undefined, readonly size: number) {
+  private constructor(
+    private readonly s3: S3Client,
+    private readonly bucket: string,
+    private readonly key: string,
+    private readonly version: string | undefined,
+    private readonly eTag: string | undefined,
+    readonly size: number,
+  ) {
     this.uri = `s3://${bucket}/${key}`;
   }
 
   static async open(s3: S3Client, bucket: string, key: string, version?: string): Promise<S3Source> {
     const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key, ...(version ? { VersionId: version } : {}) }));
-    return new S3Source(s3, bucket, key, version, head.ContentLength ?? 0);
+    return new S3Source(s3, bucket, key, version, head.ETag, head.ContentLength ?? 0);
   }
 
-  async open(): Promise<AsyncIterable<Buffer>> {
-    const res = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.key, ...(this.version ? { VersionId: this.version } : {}) }));
+  /** Every read is of the same object: its version, or (unversioned bucket) If-Match its ETag. */
+  private get pin() {
+    return { Bucket: this.bucket, Key: this.key, ...(this.version ? { VersionId: this.version } : this.eTag ? { IfMatch: this.eTag } : {}) };
+  }
+
+  async open(from = 0): Promise<AsyncIterable<Buffer>> {
+    if (from >= this.size && from > 0) return (async function* () {})();
+    const res = await this.s3.send(new GetObjectCommand({ ...this.pin, ...(from > 0 ? { Range: `bytes=${from}-` } : {}) }));
     if (!res.Body) throw new Error(`${this.uri}: empty response body`);
     return res.Body as Readable;
   }
@@ -44,7 +57,7 @@ export class S3Source implements ByteSource {
       return out;
     }
     this.s3
-      .send(new GetObjectCommand({ Bucket: this.bucket, Key: this.key, Range: `bytes=${start}-${end - 1}`, ...(this.version ? { VersionId: this.version } : {}) }))
+      .send(new GetObjectCommand({ ...this.pin, Range: `bytes=${start}-${end - 1}` }))
       .then((res) => (res.Body as Readable).on('error', (e) => out.destroy(e)).pipe(out))
       .catch((e: Error) => out.destroy(e));
     return out;
@@ -80,6 +93,18 @@ export class S3Staging implements Staging {
   async get(key: string): Promise<Buffer> {
     const res = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
     return gunzipSync(Buffer.from(await res.Body!.transformToByteArray()));
+  }
+
+  /** Whether a staged body is still there (a done chunk's is deleted; leftovers expire after 14 days). */
+  async exists(key: string): Promise<boolean> {
+    try {
+      await this.s3.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
+      return true;
+    } catch (err) {
+      const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
+      if (e.name === 'NotFound' || e.name === 'NoSuchKey' || e.$metadata?.httpStatusCode === 404) return false;
+      throw err;
+    }
   }
 
   async remove(key: string): Promise<void> {

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { AtomicFile } from './atomic-file';
 import type { ChunkStats } from '../../core/report';
-import type { Checkpoints, Manifest } from '../../pipeline/ports';
+import type { Checkpoints, Manifest, PausePoint } from '../../pipeline/ports';
 
 interface State {
   manifest?: Manifest;
@@ -45,7 +45,7 @@ export class FileCheckpoints implements Checkpoints {
 
   async openFile(m: Omit<Manifest, 'doneChunks' | 'status'>): Promise<Manifest> {
     if (!this.state.manifest) {
-      this.state.manifest = { ...m, status: 'splitting', doneChunks: 0 };
+      this.state.manifest = { ...m, status: 'splitting', doneChunks: 0, updatedAt: new Date().toISOString() };
       await this.save();
     }
     return this.state.manifest;
@@ -63,16 +63,34 @@ export class FileCheckpoints implements Checkpoints {
   async finishSplit(_fileId: string, totals: { chunks: number; records: number; error?: string }): Promise<void> {
     const m = this.state.manifest!;
     if (m.status !== 'splitting') return;
-    Object.assign(m, { status: 'split', chunks: totals.chunks, records: totals.records }, totals.error ? { error: totals.error } : {});
+    Object.assign(m, { status: 'split', chunks: totals.chunks, records: totals.records, updatedAt: new Date().toISOString() }, totals.error ? { error: totals.error } : {});
     await this.save();
   }
 
-  async recordPause(_fileId: string, nextChunk: number): Promise<boolean> {
+  async recordPause(_fileId: string, point: PausePoint): Promise<boolean> {
     const m = this.state.manifest!;
-    if ((m.nextChunk ?? 0) >= nextChunk) return false;
-    m.nextChunk = nextChunk;
+    if (m.status !== 'splitting' || (m.nextChunk ?? 0) >= point.chunk) return false;
+    Object.assign(m, { nextChunk: point.chunk, pause: point, updatedAt: point.at });
     await this.save();
     return true;
+  }
+
+  async handedOver(_fileId: string, chunk: number): Promise<void> {
+    const m = this.state.manifest!;
+    if (m.pause?.chunk !== chunk) return;
+    m.pause.handedOver = true;
+    m.updatedAt = new Date().toISOString();
+    await this.save();
+  }
+
+  async progress(): Promise<void> {
+    if (!this.state.manifest) return;
+    this.state.manifest.updatedAt = new Date().toISOString();
+    await this.save();
+  }
+
+  async pendingChunks(): Promise<Array<{ chunk: number }>> {
+    return Object.entries(this.state.chunks).flatMap(([k, c]) => (c.status === 'done' ? [] : [{ chunk: Number(k) }]));
   }
 
   async completeChunk(_fileId: string, chunk: number, stats: ChunkStats): Promise<boolean> {
@@ -81,6 +99,7 @@ export class FileCheckpoints implements Checkpoints {
     c.status = 'done';
     c.stats = stats;
     this.state.manifest!.doneChunks++;
+    this.state.manifest!.updatedAt = new Date().toISOString();
     if (this.outSize) this.state.outBytes = await this.outSize();
     await this.save();
     return true;

@@ -13,9 +13,9 @@ export class FileSource implements ByteSource {
     return new FileSource(path, st.size, onRead);
   }
 
-  async open(): Promise<AsyncIterable<Buffer>> {
-    const s = createReadStream(this.uri, { highWaterMark: 1 << 20 });
-    if (this.onRead) s.on('data', () => this.onRead!(s.bytesRead));
+  async open(from = 0): Promise<AsyncIterable<Buffer>> {
+    const s = createReadStream(this.uri, { start: from, highWaterMark: 1 << 20 });
+    if (this.onRead) s.on('data', () => this.onRead!(from + s.bytesRead));
     return s as AsyncIterable<Buffer>;
   }
 
