@@ -13,8 +13,6 @@ import { fileIdentity } from '../../functions/core/identity';
 import type { ChunkMessage } from '../../functions/core/messages';
 import { stalled } from '../../functions/core/progress';
 import type { FileReport } from '../../functions/core/report';
-import { createSender } from '../../functions/sender/handler';
-import { createSplitter } from '../../functions/splitter/handler';
 import { CaptureStandIn } from '../support/capture-stand-in';
 import { clients, createStack, drain, lambdaContext, readJson, s3Event, upload, type Stack } from '../support/aws-env';
 import { posthogRecords } from '../support/fixtures';
@@ -61,11 +59,11 @@ describe('backfill resume: the checkpoint table is the record of what is left', 
     const a = posthogRecords(1_500, { seed: 'resume-a', badEvery: 200 });
     const keyA = 'posthog/resume/a.jsonl';
     const oa = await upload(stack.bucket, keyA, a.text);
-    await createSplitter(stack.env)(s3Event(stack.bucket, keyA, oa), lambdaContext);
+    await stack.splitter()(s3Event(stack.bucket, keyA, oa), lambdaContext);
     const idA = fileIdentity(`s3://${stack.bucket}/${keyA}`, oa.versionId);
     const lostA = await loseQueuedMessages();
     assert.equal(lostA.length, 8);
-    const sender = createSender(stack.env);
+    const sender = stack.sender();
     const first = lostA.find((m) => m.chunk === 0)!;
     await sender({ Records: [{ messageId: 'm0', body: JSON.stringify(first), attributes: { ApproximateReceiveCount: '1' } }] } as unknown as SQSEvent, lambdaContext);
     assert.equal(await checkpoints.chunkStatus(idA, 0), 'done');
@@ -76,7 +74,7 @@ describe('backfill resume: the checkpoint table is the record of what is left', 
     const keyB = 'posthog/resume/b.jsonl.gz';
     const ob = await upload(stack.bucket, keyB, gzipSync(b.text));
     const lostHops: Continuation[] = [];
-    await createSplitter({ ...stack.env, SPLIT_TIME_BUDGET_MS: 0 }, { continueWith: async (c) => void lostHops.push(c) })(s3Event(stack.bucket, keyB, ob), lambdaContext);
+    await stack.splitter({ SPLIT_TIME_BUDGET_MS: 0 }, { continueWith: async (c) => void lostHops.push(c) })(s3Event(stack.bucket, keyB, ob), lambdaContext);
     const idB = fileIdentity(`s3://${stack.bucket}/${keyB}`, ob.versionId);
     assert.equal(lostHops.length, 1);
     assert.equal((await loseQueuedMessages()).length, 1);
@@ -88,7 +86,7 @@ describe('backfill resume: the checkpoint table is the record of what is left', 
 
     // Nothing left in SQS: without resume, 7 + 4 chunks would never be sent.
     const restarted: Continuation[] = [];
-    const splitter = createSplitter(stack.env);
+    const splitter = stack.splitter();
     const res = await resumeImports({
       table: stack.env.CHECKPOINT_TABLE,
       queueUrl: stack.queueUrl,
@@ -104,7 +102,7 @@ describe('backfill resume: the checkpoint table is the record of what is left', 
     assert.match(text, /b\.jsonl\.gz: re-queued 1 chunks \(1 re-staged from the source\); split restarted from chunk 1 \(hop 1\)/);
     assert.deepEqual(restarted.map((c) => [c.fromChunk, c.hop, c.takeover]), [[1, 1, true]]);
 
-    await drain(stack.queueUrl, createSender(stack.env));
+    await drain(stack.queueUrl, stack.sender());
     const ra = await readJson<FileReport>(stack.bucket, `_backfill/reports/${keyA}.report.json`);
     const rb = await readJson<FileReport>(stack.bucket, `_backfill/reports/${keyB}.report.json`);
     assert.deepEqual([ra.chunks, ra.records.read, ra.records.sent, ra.reconciled], [8, 1_500, a.valid, true]);

@@ -8,8 +8,7 @@ import { DynamoCheckpoints } from '../../functions/adapters/aws/dynamo-checkpoin
 import { fileIdentity } from '../../functions/core/identity';
 import type { ChunkMessage } from '../../functions/core/messages';
 import type { FileReport } from '../../functions/core/report';
-import { createSender } from '../../functions/sender/handler';
-import { createSplitter, type SplitterEvent } from '../../functions/splitter/handler';
+import { type createSplitter, type SplitterEvent } from '../../functions/splitter/handler';
 import { CaptureStandIn } from '../support/capture-stand-in';
 import { clients, createStack, drain, lambdaContext, readJson, s3Event, upload, type Stack } from '../support/aws-env';
 import { posthogRecords } from '../support/fixtures';
@@ -46,7 +45,7 @@ describe('hand-overs between splitter runs', () => {
 
   /** A splitter whose every run queues one chunk and hands over; `invoke` may fail a hand-over. */
   function pausingSplitter(hops: Continuation[], invoke: (c: Continuation) => void = () => undefined) {
-    return createSplitter({ ...stack.env, SPLIT_TIME_BUDGET_MS: 0 }, { continueWith: async (c) => (invoke(c), void hops.push(c)) });
+    return stack.splitter({ SPLIT_TIME_BUDGET_MS: 0 }, { continueWith: async (c) => (invoke(c), void hops.push(c)) });
   }
 
   /** Runs every continuation handed over until the chain ends. */
@@ -56,7 +55,7 @@ describe('hand-overs between splitter runs', () => {
 
   async function drainNoting(): Promise<ChunkMessage[]> {
     const seen: ChunkMessage[] = [];
-    const sender = createSender(stack.env);
+    const sender = stack.sender();
     await drain(stack.queueUrl, async (event: SQSEvent, ctx) => {
       for (const r of event.Records) seen.push(JSON.parse(r.body) as ChunkMessage);
       return sender(event, ctx);
@@ -169,7 +168,7 @@ describe('hand-overs between splitter runs', () => {
     // The same bytes split in one run: identical chunks, line numbers and counts.
     await upload(stack.bucket, 'posthog/offset/backfill.config.json', JSON.stringify({ events: { rename: { $pageview: 'first_config' } } }));
     const b = await upload(stack.bucket, 'posthog/offset/one-run.jsonl', withBlanks);
-    await createSplitter(stack.env)(s3Event(stack.bucket, 'posthog/offset/one-run.jsonl', b), lambdaContext);
+    await stack.splitter()(s3Event(stack.bucket, 'posthog/offset/one-run.jsonl', b), lambdaContext);
     const seenB = await drainNoting();
     const shape = (ms: ChunkMessage[]) => ms.map((m) => [m.chunk, m.firstLine, m.records, m.oversize.length]);
     assert.deepEqual(shape(seenA), shape(seenB));
@@ -209,7 +208,7 @@ describe('hand-overs between splitter runs', () => {
     assert.deepEqual(counts, [4, 4, 2], 'each member is read only by the runs that split it (or start at its end), not by all 8');
     const seenA = await drainNoting();
     const b = await upload(stack.bucket, 'posthog/amplitude/one-run.zip', zip);
-    await createSplitter(stack.env)(s3Event(stack.bucket, 'posthog/amplitude/one-run.zip', b), lambdaContext);
+    await stack.splitter()(s3Event(stack.bucket, 'posthog/amplitude/one-run.zip', b), lambdaContext);
     const seenB = await drainNoting();
     const shape = (ms: ChunkMessage[]) => ms.map((m) => [m.chunk, m.part, m.firstLine, m.records]);
     assert.equal(seenA.length, 7, 'chunks of 200: 3 + 3 + 1');

@@ -2,8 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import type { FileReport } from '../../functions/core/report';
-import { createSender } from '../../functions/sender/handler';
-import { createSplitter } from '../../functions/splitter/handler';
+import type { HandlerEnv } from '../../functions/config';
 import { CaptureStandIn } from '../support/capture-stand-in';
 import { createStack, drain, lambdaContext, readJson, s3Event, upload, type Stack } from '../support/aws-env';
 import { posthogRecords } from '../support/fixtures';
@@ -31,10 +30,10 @@ describe('the splitter reads on through S3 resets and 503 SlowDown', () => {
   });
 
   /** Splits through the fault proxy (only the splitter's S3 client goes through it). */
-  async function split(key: string, obj: { versionId?: string; eTag?: string }, env = stack.env) {
+  async function split(key: string, obj: { versionId?: string; eTag?: string }, env: Partial<HandlerEnv> = {}) {
     process.env.AWS_ENDPOINT_URL_S3 = proxy.url;
     try {
-      return await createSplitter(env)(s3Event(stack.bucket, key, obj), lambdaContext);
+      return await stack.splitter(env)(s3Event(stack.bucket, key, obj), lambdaContext);
     } finally {
       delete process.env.AWS_ENDPOINT_URL_S3;
     }
@@ -58,7 +57,7 @@ describe('the splitter reads on through S3 resets and 503 SlowDown', () => {
       assert.equal(proxy.injected.resets - before.resets, 2, 'two bodies were cut off');
       assert.equal(proxy.injected.slowdowns - before.slowdowns, 3, 'three 503 SlowDown answers');
       assert.ok(proxy.injected.ranged - before.ranged >= 2, 'the re-reads were ranged GETs');
-      await drain(stack.queueUrl, createSender(stack.env));
+      await drain(stack.queueUrl, stack.sender());
       const report = await readJson<FileReport>(stack.bucket, `_backfill/reports/${key}.report.json`);
       assert.deepEqual([report.records.read, report.records.sent, report.reconciled, report.error], [6_000, valid, true, undefined]);
       assert.equal(capture.unique - unique, valid, 'every valid record arrived');
@@ -73,11 +72,11 @@ describe('the splitter reads on through S3 resets and 503 SlowDown', () => {
     const before = proxy.injected.resets;
     proxy.match = key;
     proxy.plan = Array.from({ length: 20 }, () => ({ reset: 40_000 }));
-    const [res] = await split(key, obj, { ...stack.env, S3_READ_ATTEMPTS: 3 });
+    const [res] = await split(key, obj, { S3_READ_ATTEMPTS: 3 });
     proxy.plan = [];
     assert.equal(proxy.injected.resets - before, 3, 'three attempts, then it gave up');
     assert.match(res!.error ?? '', /reading stopped after \d+ records: .*3 attempts/);
-    await drain(stack.queueUrl, createSender(stack.env));
+    await drain(stack.queueUrl, stack.sender());
     const report = await readJson<FileReport>(stack.bucket, `_backfill/reports/${key}.report.json`);
     assert.equal(report.status, 'failed');
     assert.ok(report.records.read > 0 && report.records.read < 3_000);
