@@ -175,6 +175,8 @@ export class BackfillStack extends Stack {
     allow(sender, ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query'], [checkpoints.tableArn]);
     allow(sender, ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:BatchGetItem'], [sentAliases.tableArn]);
     apiKey.grantRead(sender);
+    // With a rate budget, a chunk that cannot get budget in time is queued again with a delay.
+    if (cfg.eventsPerMinute) allow(sender, ['sqs:SendMessage'], [queue.queueArn]);
 
     // 7. Alarms: anything in a DLQ needs a person.
     new Alarm(this, 'ChunksDlqNotEmpty', {

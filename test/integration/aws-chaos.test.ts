@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { fork, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { awsClients } from '../../functions/adapters/aws/clients';
-import type { Continuation } from '../../functions/adapters/aws/continuation';
 import { replayDlq } from '../../functions/adapters/aws/dlq';
 import { DynamoCheckpoints } from '../../functions/adapters/aws/dynamo-checkpoints';
 import { SqsChunkQueue } from '../../functions/adapters/aws/sqs';
@@ -29,6 +29,15 @@ const OFF: AwsFaultRates = { s3Reset: 0, s3SlowDown: 0, ddbThrottle: 0, ddbConfl
 const stats = (n: number): ChunkStats => ({ read: n, sent: n, rejected: 0, filtered: 0, duplicates: 0, events: n, noTimestamp: 0, links: 0, byReason: {}, byFilter: {} });
 const message = (chunk: number): ChunkMessage =>
   ({ v: 1, fileId: 'f', file: { uri: 's3://b/k' }, chunk, format: 'posthog', mapping: {}, unit: 'line', firstLine: 1, records: 1, staged: `s/${chunk}`, oversize: [] }) as unknown as ChunkMessage;
+
+
+/** Every kind on; rates picked so each kind happens several times in one run. */
+const CHAOS: AwsFaultRates = { s3Reset: 0.1, s3SlowDown: 0.15, ddbThrottle: 0.02, ddbConflict: 0.15, sqsEntryFail: 0.1, lambdaInvoke: 0.3 };
+
+const BIG = 8_000;
+const GZ = 6_000;
+
+const keyOf = (e: SplitterEvent) => ('continuation' in e ? e.continuation.key : decodeURIComponent(e.Records[0]!.s3.object.key.replace(/\+/g, ' ')));
 
 describe('AWS-side faults', () => {
   let moto: Moto;
@@ -124,5 +133,164 @@ describe('AWS-side faults', () => {
       faults.set(OFF);
       restore();
     }
+  });
+
+  /**
+   * One splitter invocation in a child process, SIGKILLed either as soon as it queued its first
+   * chunks (killed mid-file) or when it asks Lambda to continue (after recording its pause point,
+   * before the hand-over is accepted).
+   */
+  function splitInChild(env: Stack['env'], event: SplitterEvent, killWhen: 'queued' | 'invoke'): Promise<{ killed: boolean; error?: string }> {
+    const child: ChildProcess = fork(SPLITTER_CHILD, { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+    return new Promise((resolve) => {
+      let watch: NodeJS.Timeout | undefined;
+      const done = (r: { killed: boolean; error?: string }) => {
+        clearInterval(watch);
+        onInvokeHook = undefined;
+        resolve(r);
+      };
+      const kill = () => {
+        child.kill('SIGKILL');
+        done({ killed: true });
+      };
+      if (killWhen === 'queued') {
+        const before = faults.calls.get('sqs.SendMessageBatch') ?? 0;
+        watch = setInterval(() => (faults.calls.get('sqs.SendMessageBatch') ?? 0) > before && kill(), 1);
+      } else {
+        onInvokeHook = () => {
+          kill();
+          return 'drop';
+        };
+      }
+      child.once('message', (m: { error?: string }) => done({ killed: false, ...(m.error ? { error: m.error } : {}) }));
+      child.once('exit', () => done({ killed: false, error: 'exited' }));
+      child.send({ env, event });
+    });
+  }
+
+  test('tens of thousands of records through S3 resets and SlowDowns, DynamoDB throttles and conflicts, failed SQS entries and Lambda invokes, killed splitters', async (t) => {
+    const started = Date.now();
+    restore = faults.use();
+    const stack = await createStack(capture.url, KEY, { CHUNK_RECORDS: 500, BATCH_SIZE: 500, POSTHOG_RETRIES: 2, POSTHOG_RETRY_DELAY_MS: 5 });
+    // 60 users (80 device links): moto takes tens of ms per DynamoDB write, and every link is two.
+    const crowd = amplitudeCrowd(6, 1000, 60);
+    const ampKey = 'amplitude/export 2024-02.zip';
+    const big = posthogRecords(BIG, { badEvery: 400, seed: 'aws-big' });
+    const bigKey = 'posthog/big.jsonl';
+    const gz = posthogRecords(GZ, { badEvery: 300, seed: 'aws-gz' });
+    const gzKey = 'posthog/more events.jsonl.gz';
+    const objects = new Map<string, { versionId?: string; eTag?: string }>();
+    for (const [key, body] of [[ampKey, await zipOf(crowd.members)], [bigKey, big.text], [gzKey, gzipSync(gz.text)]] as const) objects.set(key, await upload(stack.bucket, key, body));
+
+    // The big file hands over after every chunk (8 runs of 1,000 records); the others split in one run each.
+    const hopping = { ...stack.env, SPLIT_TIME_BUDGET_MS: 0, CHUNK_RECORDS: 1000 };
+    const splitters = { hopping: createSplitter(hopping), plain: createSplitter(stack.env) };
+    const splitterFor = (key: string) => (key === bigKey ? splitters.hopping : splitters.plain);
+
+    /** Lambda's async invocation: the event is tried up to three times, then goes to the splitter's DLQ. */
+    const splitterDlq: SplitterEvent[] = [];
+    let splitterErrors = 0;
+    const invokeAsync = async (event: SplitterEvent, first?: () => Promise<unknown>) => {
+      for (let attempt = 0; attempt < 3; attempt++) {
+        try {
+          if (attempt === 0 && first) await first();
+          else await splitterFor(keyOf(event))(event, lambdaContext);
+          return;
+        } catch {
+          splitterErrors++;
+        }
+      }
+      splitterDlq.push(event);
+    };
+    const kills: Array<{ killed: boolean; error?: string }> = [];
+    const killed = (env: Stack['env'], event: SplitterEvent, when: 'queued' | 'invoke') => async () => {
+      const r = await splitInChild(env, event, when);
+      kills.push(r);
+      if (r.killed) throw new Error('splitter died');
+      if (r.error) throw new Error(r.error);
+    };
+
+    faults.set(CHAOS);
+    const ev = (key: string) => s3Event(stack.bucket, key, objects.get(key)!);
+    // The zip's splitter is killed mid-file, and Lambda retries the S3 event.
+    await invokeAsync(ev(ampKey), killed(stack.env, ev(ampKey), 'queued'));
+    await invokeAsync(ev(gzKey));
+    await invokeAsync(ev(bigKey));
+    let hops = 0;
+    while (invoked.length) {
+      const next = invoked.shift()!;
+      hops++;
+      // Every attempt of one hand-over fails (the SDK's three): that run fails and Lambda retries it.
+      if (hops === 4) faults.force('lambdaInvoke', 3);
+      // A later run dies between recording its pause point and the hand-over.
+      await invokeAsync(next, hops === 6 ? killed(hopping, next, 'invoke') : undefined);
+    }
+    const splitDone = Date.now();
+
+    const sender = createSender(stack.env);
+    let replayed = 0;
+    const sqs = new SQSClient({});
+    for (let pass = 0; pass < 8; pass++) {
+      await drain(stack.queueUrl, sender, { batchSize: 4 });
+      if ((await queueDepth(stack.dlqUrl)) === 0) break;
+      replayed += (await replayDlq(sqs, { dlqUrl: stack.dlqUrl, queueUrl: stack.queueUrl })).moved;
+    }
+    faults.set(OFF);
+    t.diagnostic(
+      `injected ${JSON.stringify(faults.injected)}; kills ${JSON.stringify(kills)}; hops ${hops}; splitter errors ${splitterErrors}; replayed ${replayed}; ` +
+        `split ${((splitDone - started) / 1000).toFixed(1)} s, sent ${((Date.now() - splitDone) / 1000).toFixed(1)} s; calls ${JSON.stringify([...faults.calls])}; busy ${JSON.stringify([...faults.busy])}`,
+    );
+
+    // Every check runs and all failures are listed together: faults, nothing stuck, reports, uuids.
+    const problems: string[] = [];
+    const check = (ok: boolean, what: string, seen?: unknown) => void (ok || problems.push(`${what}${seen === undefined ? '' : `: ${JSON.stringify(seen)}`}`));
+    const same = isDeepStrictEqual;
+
+    // Every kind of fault really happened, and both splitters died.
+    for (const [kind, n] of Object.entries(faults.injected)) check(n > 0, `${kind} was injected`, n);
+    check(same(kills.map((k) => k.killed), [true, true]), 'a splitter was killed mid-file and one between its pause point and the hand-over', kills);
+
+    // Nothing stuck: queues empty, no splitter event given up, no file left splitting, no chunk pending.
+    check(splitterDlq.length === 0, 'no splitter event ended in its DLQ', splitterDlq.map(keyOf));
+    check((await queueDepth(stack.queueUrl)) === 0, 'the queue is drained');
+    check((await queueDepth(stack.dlqUrl)) === 0, 'the DLQ is empty');
+    const ddb = DynamoDBDocumentClient.from(clients().ddb);
+    const rows = (await ddb.send(new ScanCommand({ TableName: stack.env.CHECKPOINT_TABLE }))).Items ?? [];
+    const manifests = rows.filter((r) => r.sk === 'manifest');
+    check(same(manifests.map((m) => m.status), ['reported', 'reported', 'reported']), 'every file reported, none left splitting', manifests.map((m) => [m.file?.key, m.status, m.nextChunk]));
+    const pending = rows.filter((r) => String(r.sk).startsWith('chunk#') && r.status !== 'done');
+    check(pending.length === 0, 'no chunk pending', pending.length);
+
+    // Every file reported and reconciled, with the exact counts.
+    const report = (key: string) => readJson<FileReport>(stack.bucket, `_backfill/reports/${key}.report.json`).catch(() => undefined);
+    const amp = await report(ampKey);
+    check(
+      same(
+        amp && { read: amp.records.read, sent: amp.records.sent, duplicates: amp.records.duplicates, rejected: amp.records.byReason, reconciled: amp.reconciled, error: amp.error },
+        { read: crowd.lines, sent: crowd.valid, duplicates: crowd.duplicates, rejected: crowd.rejected, reconciled: true, error: undefined },
+      ),
+      `${ampKey} reported exactly`,
+      amp && { records: amp.records, error: amp.error },
+    );
+    for (const [key, f, lines] of [[bigKey, big, BIG], [gzKey, gz, GZ]] as const) {
+      const r = await report(key);
+      check(
+        same(r && { read: r.records.read, sent: r.records.sent, rejected: r.records.rejected, reconciled: r.reconciled, error: r.error }, { read: lines, sent: f.valid, rejected: f.invalid, reconciled: true, error: undefined }),
+        `${key} reported exactly`,
+        r && { records: r.records, error: r.error },
+      );
+    }
+    const status = await deployedStatus(stack.env.CHECKPOINT_TABLE);
+    check(status.length === 3 && status.every((s) => s.reconciled), 'backfill status: three files, all reconciled');
+
+    // Unique uuids at capture == valid records; every device↔user pair linked once.
+    const events = [...capture.events.values()];
+    const data = events.filter((e) => e.event !== '$identify');
+    check(data.length === crowd.valid + big.valid + gz.valid, 'unique uuids == valid records', { unique: data.length, valid: crowd.valid + big.valid + gz.valid });
+    const identifies = events.filter((e) => e.event === '$identify');
+    const linked = new Set(identifies.map((e) => `${e.properties!.$anon_distinct_id}:${e.distinct_id}`));
+    check(identifies.length === crowd.pairs.size && [...crowd.pairs].every((p) => linked.has(p)), 'every device↔user pair linked once', { identifies: identifies.length, pairs: crowd.pairs.size });
+    assert.deepEqual(problems, []);
+    restore();
   });
 });

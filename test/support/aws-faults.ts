@@ -121,7 +121,13 @@ export class AwsFaults {
     this.calls.set(op, (this.calls.get(op) ?? 0) + 1);
   }
 
+  /** Milliseconds spent answering, per operation (to see where a slow run waits). */
+  readonly busy = new Map<string, number>();
+
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const t0 = Date.now();
+    const op = String(req.headers['x-amz-target'] ?? `${req.method} ${(req.url ?? '').split('?')[0]!.split('/').length > 2 ? 'object' : 'bucket'}`);
+    res.once('close', () => this.busy.set(op, (this.busy.get(op) ?? 0) + Date.now() - t0));
     const body = await readAll(req);
     const target = String(req.headers['x-amz-target'] ?? '');
     const url = new URL(req.url ?? '/', 'http://x');
