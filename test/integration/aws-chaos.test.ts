@@ -65,7 +65,7 @@ describe('AWS-side faults', () => {
     await moto?.stop();
   });
 
-  test('SendMessageBatch with failed entries: only those are sent again, bounded, then the split fails', async () => {
+  test('SendMessageBatch with failed entries: only those are sent again, bounded, then the send fails', async () => {
     // Through the proxy: moto names queues after the host it was asked on, and the SDK sends
     // SQS calls to the queue URL's host.
     restore = faults.use();

@@ -36,7 +36,7 @@ describe('a rate budget shared by all senders, through DynamoDB', () => {
     await moto?.stop();
   });
 
-  test('four concurrent senders hold every window to the budget exactly; retries pay; a chunk short of budget is deferred, never dead-lettered', async () => {
+  test('four concurrent senders hold every window to the budget exactly; retries pay; a chunk short of budget is deferred, never dead-lettered', async (t) => {
     const perWindow = 800;
     const windowMs = 2000;
     const timeoutMs = 5000;
@@ -88,6 +88,7 @@ describe('a rate budget shared by all senders, through DynamoDB', () => {
     const rows = (await ddb.send(new QueryCommand({ TableName: stack.env.CHECKPOINT_TABLE, KeyConditionExpression: 'pk = :p', ExpressionAttributeValues: { ':p': 'rate' } }))).Items ?? [];
     const paid = rows.reduce((n, r) => n + Number(r.used), 0);
     const attempts = capture.log.length + capture.injected.status503 + capture.injected.reset;
+    t.diagnostic(`deferrals ${deferrals.length}; peak ${peak}/${perWindow} per window; paid ${paid} events for ${attempts} requests; injected ${JSON.stringify(capture.injected)}; ${seconds.toFixed(1)} s`);
     assert.ok(paid >= attempts * 100, `windows counted ${paid} events, requests that reached capture carried ${attempts * 100}`);
   });
 });
