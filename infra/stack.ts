@@ -195,6 +195,8 @@ export class BackfillStack extends Stack {
     // Only the value: DescribeSecret (in grantRead) is never called. A created secret's full ARN
     // is known; one named by context gets the 6-character suffix Secrets Manager appends.
     allow(sender, ['secretsmanager:GetSecretValue'], [apiKey.secretFullArn ?? `${apiKey.secretArn}-??????`]);
+    // With a rate budget, a chunk that cannot get budget in time is queued again with a delay.
+    if (cfg.eventsPerMinute) allow(sender, ['sqs:SendMessage'], [queue.queueArn]);
 
     // 7. Alarms: anything in a DLQ needs a person.
     new Alarm(this, 'ChunksDlqNotEmpty', {

@@ -91,7 +91,10 @@ export class PostHogSink implements EventSink {
 
   /** One request (posthog-node may halve it on 413 by itself). 'ok', a refusal to bisect, or throws. */
   private async post(batch: PostHogEvent[]): Promise<'ok' | { status: number; reason: string }> {
-    await this.opts.acquire?.(batch.length);
+    // The first attempt's budget is taken before posthog-node's request timer starts; every
+    // further attempt (its retries, a 429 waited out) takes its own inside the fetch.
+    const acquire = this.opts.acquire;
+    if (acquire) await acquire(batch.length);
     const client = new ImportClient(this.opts.apiKey, {
       host: this.opts.host,
       historicalMigration: true,
@@ -104,7 +107,7 @@ export class PostHogSink implements EventSink {
       requestTimeout: this.opts.requestTimeoutMs ?? 30_000,
       preloadFeatureFlags: false,
       enableExceptionAutocapture: false,
-      fetch: this.fetch,
+      fetch: acquire ? honourRetryAfter(paidPerAttempt(globalThis.fetch as unknown as FetchLike, () => acquire(batch.length))) : this.fetch,
     });
     const errors: unknown[] = [];
     client.on('error', (err) => errors.push(err));
@@ -175,6 +178,16 @@ function split(events: PostHogEvent[], size: number, sizes?: number[]): PostHogE
   }
   if (cur.length) out.push(cur);
   return out;
+}
+
+/** A fetch whose every call after the first (paid before it) first takes its events from the budget. */
+function paidPerAttempt(inner: FetchLike, acquire: () => Promise<void>): FetchLike {
+  let paid = true;
+  return async (url, options) => {
+    if (!paid) await acquire();
+    paid = false;
+    return inner!(url, options);
+  };
 }
 
 /** A fetch that waits out a 429's Retry-After (bounded) before posthog-node sees the answer. */

@@ -1,4 +1,5 @@
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
+import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { awsClients, type AwsCredentials } from '../adapters/aws/clients';
@@ -7,7 +8,7 @@ import { DynamoLinks } from '../adapters/aws/dynamo-links';
 import { S3Reports, S3Staging } from '../adapters/aws/s3';
 import { forgetApiKey, projectApiKey } from '../adapters/aws/secret';
 import { assertSupportedEnvironment, PostHogSink, SendError } from '../adapters/posthog-sink';
-import { DynamoRateBudget } from '../adapters/rate-budget';
+import { BudgetExhausted, DynamoRateBudget } from '../adapters/rate-budget';
 import { need, readEnv, type HandlerEnv } from '../config';
 import { formatByName } from '../core/formats';
 import { ChunkMessage } from '../core/messages';
@@ -16,7 +17,12 @@ import { sendChunk } from '../pipeline/send';
 export interface SenderOverrides {
   /** Credentials for every AWS call (default: the function's role); tests pass the role's own. */
   credentials?: AwsCredentials;
+  /** Told of each chunk sent back to the queue to wait for rate budget (tests). */
+  onDeferred?(d: { fileId: string; chunk: number; delaySeconds: number; receiveCount: string }): void;
 }
+
+// SQS's longest message delay.
+const MAX_DELAY_SECONDS = 900;
 
 /** SQS → PostHog with partial batch failures: a failed chunk returns to the queue alone. */
 export function createSender(env: HandlerEnv, overrides: SenderOverrides = {}) {
@@ -30,11 +36,15 @@ export function createSender(env: HandlerEnv, overrides: SenderOverrides = {}) {
   const links = new DynamoLinks(aws.ddb, need(env, 'ALIAS_TABLE'));
   const budget = env.RATE_LIMIT_EVENTS > 0 ? new DynamoRateBudget(aws.ddb, env.CHECKPOINT_TABLE, env.RATE_LIMIT_EVENTS, env.RATE_WINDOW_MS) : undefined;
 
-  const sendRecord = async (record: SQSRecord): Promise<void> => {
+  const sendRecord = async (record: SQSRecord, deadline: number): Promise<void> => {
     const msg = ChunkMessage.parse(JSON.parse(record.body));
+    // Set once a request of this chunk could not get budget before the deadline: the chunk's
+    // other requests then stop at their next attempt instead of waiting.
+    const gate: { retryAt?: number } = {};
     try {
-      await sendOne(msg, record);
+      await sendOne(msg, record, budget && rateGate(budget, gate, deadline));
     } catch (err) {
+      if (gate.retryAt !== undefined) return defer(msg, record, gate.retryAt);
       if (err instanceof SendError && err.causes.some((c) => [401, 403].includes((c as { status?: number }).status ?? 0))) forgetApiKey();
       // The message returns to the queue; after maxReceiveCount it moves to the DLQ.
       logger.error('chunk failed', { fileId: msg.fileId, chunk: msg.chunk, receiveCount: record.attributes.ApproximateReceiveCount, error: (err as Error).message });
@@ -42,7 +52,23 @@ export function createSender(env: HandlerEnv, overrides: SenderOverrides = {}) {
     }
   };
 
-  const sendOne = async (msg: ChunkMessage, record: SQSRecord): Promise<void> => {
+  /**
+   * Waiting for budget past the sender's timeout would fail the chunk and move it toward the
+   * DLQ. Instead the same chunk message is queued again, delayed until budget is expected, and
+   * this delivery succeeds (the event source deletes it): a new message starts with a receive
+   * count of zero, so a deferral never counts toward maxReceiveCount (a visibility change would).
+   * Whatever part of the chunk was accepted is sent again later and dropped by PostHog on its uuids.
+   */
+  const defer = async (msg: ChunkMessage, record: SQSRecord, retryAt: number): Promise<void> => {
+    const spread = Math.random() * Math.min(env.RATE_WINDOW_MS, 60_000);
+    const delaySeconds = Math.min(MAX_DELAY_SECONDS, Math.max(1, Math.ceil((retryAt - Date.now() + spread) / 1000)));
+    await aws.sqs.send(new SendMessageCommand({ QueueUrl: need(env, 'QUEUE_URL'), MessageBody: record.body, DelaySeconds: delaySeconds }));
+    const receiveCount = record.attributes.ApproximateReceiveCount;
+    logger.info('chunk deferred for rate budget', { fileId: msg.fileId, chunk: msg.chunk, delaySeconds, receiveCount });
+    overrides.onDeferred?.({ fileId: msg.fileId, chunk: msg.chunk, delaySeconds, receiveCount });
+  };
+
+  const sendOne = async (msg: ChunkMessage, record: SQSRecord, acquire: ((n: number) => Promise<void>) | undefined): Promise<void> => {
     const apiKey = await projectApiKey(aws.secrets, secretId);
     const bucket = msg.file.bucket ?? '';
     const outcome = await sendChunk(msg, {
@@ -54,7 +80,7 @@ export function createSender(env: HandlerEnv, overrides: SenderOverrides = {}) {
         apiKey,
         batchSize: env.BATCH_SIZE,
         inFlight: env.IN_FLIGHT,
-        ...(budget ? { acquire: (n: number) => budget.acquire(n) } : {}),
+        ...(acquire ? { acquire } : {}),
         retries: env.POSTHOG_RETRIES,
         retryDelayMs: env.POSTHOG_RETRY_DELAY_MS,
         requestTimeoutMs: env.POSTHOG_TIMEOUT_MS,
@@ -71,7 +97,24 @@ export function createSender(env: HandlerEnv, overrides: SenderOverrides = {}) {
     });
   };
 
-  return (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => processPartialResponse(event, sendRecord, processor, { context });
+  return (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
+    // Budget is waited for only while there is time left to send and checkpoint afterwards.
+    const deadline = Date.now() + context.getRemainingTimeInMillis() - 2 * env.POSTHOG_TIMEOUT_MS;
+    return processPartialResponse(event, (r: SQSRecord) => sendRecord(r, deadline), processor, { context });
+  };
+}
+
+/** The budget as one chunk's sink takes it: bounded by the deadline, closed once it ran out. */
+function rateGate(budget: DynamoRateBudget, gate: { retryAt?: number }, deadline: number) {
+  return async (events: number): Promise<void> => {
+    if (gate.retryAt !== undefined) throw new BudgetExhausted(gate.retryAt);
+    try {
+      await budget.acquire(events, { deadline });
+    } catch (err) {
+      if (err instanceof BudgetExhausted) gate.retryAt ??= err.retryAt;
+      throw err;
+    }
+  };
 }
 
 let instance: ReturnType<typeof createSender> | undefined;

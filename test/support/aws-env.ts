@@ -11,7 +11,7 @@ import {
 import type { Context, S3Event, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { randomUUID } from 'node:crypto';
 import { HandlerEnv } from '../../functions/config';
-import { createSender } from '../../functions/sender/handler';
+import { createSender, type SenderOverrides } from '../../functions/sender/handler';
 import { createSplitter, type SplitterOverrides } from '../../functions/splitter/handler';
 import type { PolicyDocument } from './iam-policy';
 import { strictLayer } from './moto';
@@ -47,7 +47,7 @@ export interface Stack {
   /** The splitter, running as its role. */
   splitter(env?: Partial<HandlerEnv>, overrides?: Omit<SplitterOverrides, 'credentials'>): ReturnType<typeof createSplitter>;
   /** A sender, running as its role. */
-  sender(env?: Partial<HandlerEnv>): ReturnType<typeof createSender>;
+  sender(env?: Partial<HandlerEnv>, overrides?: Omit<SenderOverrides, 'credentials'>): ReturnType<typeof createSender>;
   /** A Lambda context naming the function (for the splitter's continuation invoke). */
   context(role: string, remainingMs?: number): Context;
 }
@@ -110,7 +110,7 @@ export async function createStack(captureUrl: string, apiKey: string, overrides:
     env,
     roles,
     splitter: (extra = {}, o = {}) => createSplitter({ ...env, ...extra }, { ...o, credentials: role('splitter').credentials }),
-    sender: (extra = {}) => createSender({ ...env, ...extra }, { credentials: role('sender').credentials }),
+    sender: (extra = {}, o = {}) => createSender({ ...env, ...extra }, { ...o, credentials: role('sender').credentials }),
     context: (name, remainingMs = 900_000) => ({ ...lambdaContext, functionName: role(name).functionName, getRemainingTimeInMillis: () => remainingMs }) as Context,
   };
 }
