@@ -1,4 +1,4 @@
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Argument, Command, InvalidArgumentError, Option } from 'commander';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { replayDlq } from '../adapters/aws/dlq';
 import { stackOutputs } from '../adapters/aws/stack-outputs';
@@ -6,6 +6,7 @@ import { FORMAT_NAMES } from '../core/formats';
 import { Limits, PersonMode } from '../core/settings';
 import { importFile } from './import';
 import { deployedStatus, formatStatus, localStatus } from './status';
+import { formatPull, pullCommand } from './pull';
 
 const positiveInt = (v: string) => {
   const n = Number(v);
@@ -94,6 +95,31 @@ program
       console.log(`moved ${res.moved} of ${res.seen} messages back to the main queue`);
       if (res.moved < res.seen) process.exitCode = 1;
     }
+  });
+
+program
+  .command('pull')
+  .description('pull an export from Amplitude, Mixpanel or PostHog, window by window, into --out-dir, or import it with --host')
+  .addArgument(new Argument('<source>', 'where to pull from').choices(['amplitude', 'mixpanel', 'posthog']))
+  .option('--from <time>', 'inclusive, UTC, ISO 8601 (2024-03-01 or 2024-03-01T05:00:00Z); default: continue from the watermark')
+  .option('--to <time>', 'exclusive, UTC, ISO 8601; default: the last complete window')
+  .option('--out-dir <dir>', 'write the vendor export files here (no import)')
+  .addOption(new Option('--host <url>', 'PostHog host to import into as each window is pulled').env('POSTHOG_HOST'))
+  .addOption(new Option('--api-key <key>', 'PostHog project API key (with --host)').env('POSTHOG_API_KEY'))
+  .option('--base-url <url>', 'API host of the source (EU, self-hosted, a stand-in)')
+  .addOption(new Option('--region <region>', 'data residency of Amplitude / Mixpanel').choices(['us', 'eu']))
+  .option('--project-id <id>', 'Mixpanel or PostHog project id')
+  .option('--source-uri <uri>', 'PostHog source as posthog://?personal_api_key=…&project_id=…&base_url=…')
+  .option('--name <name>', 'name of this source: its watermark and folder (default: the source type)')
+  .option('--lateness-hours <n>', 'hours before the watermark pulled again when continuing', (v) => Number(v))
+  .option('--window-hours <n>', 'hours per window (Amplitude, PostHog)', positiveInt)
+  .option('--persons', 'PostHog: also pull persons (in full) as a users file')
+  .option('--page-size <n>', 'PostHog: rows per query page (default 10000)', positiveInt)
+  .option('--state-dir <dir>', 'watermarks, locks, checkpoints', '.backfill')
+  .option('--no-progress', 'no progress bar')
+  .action(async (type: 'amplitude' | 'mixpanel' | 'posthog', o) => {
+    const res = await pullCommand({ type, ...o, progress: Boolean(o.progress) && Boolean(process.stderr.isTTY) });
+    console.log(formatPull(o.name ?? type, res));
   });
 
 program
