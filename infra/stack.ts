@@ -12,6 +12,7 @@ import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { join } from 'node:path';
 import { readStackConfig } from './config';
+import { addPullers } from './pullers';
 
 const root = join(import.meta.dirname, '..');
 const SENDER_TIMEOUT = Duration.minutes(3);
@@ -175,6 +176,9 @@ export class BackfillStack extends Stack {
     allow(sender, ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query'], [checkpoints.tableArn]);
     allow(sender, ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:BatchGetItem'], [sentAliases.tableArn]);
     apiKey.grantRead(sender);
+
+    // 6b. Pullers (CDK context `sources`): vendor export APIs → the drop bucket, on a schedule.
+    addPullers(this, { drop, dropPrefix: cfg.dropPrefix, checkpoints });
 
     // 7. Alarms: anything in a DLQ needs a person.
     new Alarm(this, 'ChunksDlqNotEmpty', {
