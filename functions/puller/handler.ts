@@ -51,7 +51,7 @@ export interface PullerOutcome {
  * bucket, while time lasts; the splitter takes each object from its ObjectCreated event.
  * A run that finds another one holding the source's lock does nothing.
  */
-export function createPuller(env: PullerEnv, overrides: { retry?: RetryPolicy } = {}) {
+export function createPuller(env: PullerEnv, overrides: { retry?: RetryPolicy; now?: () => number } = {}) {
   const logger = new Logger({ serviceName: 'backfill-puller' });
   const aws = awsClients();
   const cfg = env.PULL_SOURCE;
@@ -76,6 +76,7 @@ export function createPuller(env: PullerEnv, overrides: { retry?: RetryPolicy } 
         snapshot: cfg.type === 'posthog' && cfg.persons && !(await store.get(cfg.name))?.personsAt,
         deadline: Date.now() + remainingMs - env.PULL_TIME_MARGIN_MS,
         lockTtlMs: remainingMs + 60_000,
+        ...(overrides.now ? { now: overrides.now } : {}),
       });
     } catch (err) {
       if (err instanceof LockBusy) {
