@@ -5,7 +5,7 @@ import { stackOutputs } from '../adapters/aws/stack-outputs';
 import { FORMAT_NAMES } from '../core/formats';
 import { Limits, PersonMode } from '../core/settings';
 import { importFile } from './import';
-import { deployedStatus, formatStatus, localStatus } from './status';
+import { deployedStatus, formatStatus, localStatus, pullSourcesText } from './status';
 import { formatPull, pullCommand } from './pull';
 
 const positiveInt = (v: string) => {
@@ -134,6 +134,8 @@ program
     if (o.stack && !table) throw new Error(`stack ${o.stack} has no CheckpointTableName output`);
     const files = table ? await deployedStatus(table) : await localStatus(o.stateDir);
     console.log(formatStatus(files));
+    const pulls = await pullSourcesText(table ? { table } : { stateDir: o.stateDir });
+    if (pulls) console.log(pulls);
     if (files.some((f) => !f.reconciled && f.manifest.status === 'reported')) process.exitCode = 1;
   });
 

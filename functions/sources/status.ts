@@ -52,3 +52,14 @@ export function formatSourceStatuses(list: SourceStatus[]): string {
   }
   return lines.join('\n');
 }
+
+/** The pull sources a local state folder or the deployed checkpoint table knows. */
+export async function sourceStatusFor(where: { stateDir?: string; table?: string }, now = Date.now()): Promise<SourceStatus[]> {
+  const { FileStateStore, DynamoStateStore } = await import('./state');
+  if (where.table) {
+    const { awsClients } = await import('../adapters/aws/clients');
+    return sourceStatuses(new DynamoStateStore(awsClients().ddb, where.table), now);
+  }
+  const { join } = await import('node:path');
+  return sourceStatuses(new FileStateStore(join(where.stateDir ?? '.backfill', 'sources')), now);
+}

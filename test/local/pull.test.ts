@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { after, before, describe, test } from 'node:test';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import yauzl from 'yauzl';
 import { pullCommand, type PullCliOptions } from '../../functions/cli/pull';
 import { Limits } from '../../functions/core/settings';
@@ -21,6 +23,7 @@ const AMP_ENV = { AMPLITUDE_API_KEY: 'amp-key', AMPLITUDE_SECRET_KEY: 'amp-secre
 const MP_ENV = { MIXPANEL_SERVICE_ACCOUNT_USERNAME: 'sa.user', MIXPANEL_SERVICE_ACCOUNT_SECRET: 'sa-secret' };
 const PH_ENV = { POSTHOG_PERSONAL_API_KEY: 'phx_personal' };
 
+const BIN = join(import.meta.dirname, '..', '..', 'bin', 'backfill.mjs');
 const dir = () => mkdtempSync(join(tmpdir(), 'pull-'));
 const files = (root: string): string[] =>
   existsSync(root) ? readdirSync(root, { recursive: true, withFileTypes: true }).filter((d) => d.isFile()).map((d) => join(d.parentPath, d.name).slice(root.length + 1)).sort() : [];
@@ -284,6 +287,26 @@ describe('backfill pull (local, vendor stand-ins on loopback)', () => {
       for (const e of expected) assert.ok(capture.events.has(e.uuid), 'own uuid kept');
       assert.equal([...capture.events.values()].filter((e) => e.event === '$identify').length, 37);
       assert.equal(capture.unique, expected.length + 37);
+    } finally {
+      await capture.stop();
+    }
+  });
+
+  test('npx backfill pull … --host --api-key: pull and import from the command line, then status shows the source', async () => {
+    const d = dir();
+    const capture = await new CaptureStandIn({ apiKey: KEY }).start();
+    try {
+      const { lines, unique } = mixpanelLines(400);
+      mp.days.clear();
+      mp.add(lines);
+      const args = ['pull', 'mixpanel', '--from', '2020-10-13', '--to', '2020-10-15', '--base-url', mp.url, '--project-id', '3141', '--host', capture.url, '--api-key', KEY, '--state-dir', join(d, 'state')];
+      const env = { ...process.env, ...MP_ENV };
+      const out = await promisify(execFile)(process.execPath, [BIN, ...args], { env });
+      assert.match(out.stdout, /2020-10-13\/mixpanel-2020-10-13\.jsonl {2}\d+ bytes/);
+      assert.match(out.stdout, /mixpanel: 2 windows pulled \(2 with data, \d+ bytes\), watermark 2020-10-15T00:00:00.000Z; 4\d\d events imported/);
+      assert.equal([...capture.events.values()].filter((e) => e.event !== '$identify').length, unique);
+      const status = await promisify(execFile)(process.execPath, [BIN, 'status', '--state-dir', join(d, 'state')], { env });
+      assert.match(status.stdout, /mixpanel \[mixpanel\] watermark 2020-10-15T00:00:00.000Z \(lag [\d.]+ days\), last success 20/);
     } finally {
       await capture.stop();
     }
