@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { HeadObjectCommand } from '@aws-sdk/client-s3';
+import { HeadObjectCommand, ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
+import { Readable } from 'node:stream';
+import { S3Drop } from '../../functions/sources/drop';
 import { CreateSecretCommand } from '@aws-sdk/client-secrets-manager';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -128,5 +130,30 @@ describe('scheduled pull → drop bucket → splitter → senders → capture, o
     assert.equal(st!.failing, true);
     assert.match(st!.lastError!, /401/);
     assert.equal(st!.watermark, undefined);
+  });
+
+  test('S3 drop: a body that fails after 5.5 MB (multipart) leaves no object and no open upload; a whole one lands with its exact size', async () => {
+    const s3 = clients().s3;
+    const commands: string[] = [];
+    s3.middlewareStack.add((next, ctx) => async (args) => (commands.push(String(ctx.commandName)), next(args)), { step: 'initialize' });
+    const drop = new S3Drop(s3, stack.bucket, 'posthog/');
+    const body = (failAt?: number) =>
+      Readable.from(
+        (async function* () {
+          for (let sent = 0; sent < 6 * 1024 * 1024; sent += 256 * 1024) {
+            if (failAt !== undefined && sent >= failAt) throw Object.assign(new Error('aborted'), { code: 'ECONNRESET' });
+            yield Buffer.alloc(256 * 1024, 97);
+          }
+        })(),
+      );
+    await assert.rejects(drop.write('big/window.jsonl', body(5.5 * 1024 * 1024)), /aborted/);
+    assert.deepEqual(await listKeys(stack.bucket, 'posthog/big/'), []);
+    const open = await clients().s3.send(new ListMultipartUploadsCommand({ Bucket: stack.bucket, Prefix: 'posthog/big/' }));
+    assert.ok(commands.includes('CreateMultipartUploadCommand') && commands.includes('AbortMultipartUploadCommand'), `the fault hit a multipart upload: ${commands.join(', ')}`);
+    assert.equal(open.Uploads?.length ?? 0, 0, 'the multipart upload was aborted');
+    const ok = await drop.write('big/window.jsonl', body());
+    assert.equal(ok.bytes, 6 * 1024 * 1024);
+    const head = await clients().s3.send(new HeadObjectCommand({ Bucket: stack.bucket, Key: 'posthog/big/window.jsonl' }));
+    assert.equal(head.ContentLength, 6 * 1024 * 1024);
   });
 });
