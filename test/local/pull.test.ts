@@ -256,6 +256,19 @@ describe('backfill pull (local, vendor stand-ins on loopback)', () => {
     }
   });
 
+  test('Mixpanel: its queries-per-hour limit (429) is waited out until the quota frees up; one query at a time', async () => {
+    const limited = await new MixpanelExportStandIn(undefined, undefined, { perHour: 2, hourMs: 300 }).start();
+    try {
+      limited.add(mixpanelLines(3_000).lines); // three days
+      const res = await pullCommand({ type: 'mixpanel', baseUrl: limited.url, projectId: '3141', stateDir: dir(), outDir: dir(), progress: false, env: MP_ENV, from: '2020-10-13', to: '2020-10-16', retry: { attempts: 8, baseDelayMs: 50, maxDelayMs: 1_000 } });
+      assert.ok(limited.rateLimited >= 1, 'the limit was hit');
+      assert.equal(res.windows.filter((w) => w.location).length, 3);
+      assert.equal(limited.maxInFlight, 1);
+    } finally {
+      await limited.stop();
+    }
+  });
+
   test('Mixpanel: without --project-id or credentials the command says what is missing', async () => {
     const o: PullCliOptions = { type: 'mixpanel', baseUrl: mp.url, stateDir: dir(), outDir: dir(), progress: false, env: MP_ENV };
     await assert.rejects(pullCommand(o), /--project-id/);

@@ -136,10 +136,13 @@ export class AmplitudeExportStandIn extends StandIn {
 export class MixpanelExportStandIn extends StandIn {
   readonly days = new Map<string, string[]>();
   private hourly = 0;
+  /** Requests refused by the rate limits. */
+  rateLimited = 0;
+  private limitedSince: number | undefined;
   constructor(
     readonly creds = { username: 'sa.user', secret: 'sa-secret' },
     readonly projectId = '3141',
-    readonly limits: { maxConcurrent?: number; perHour?: number; retryAfter?: number; delayMs?: number } = {},
+    readonly limits: { maxConcurrent?: number; perHour?: number; hourMs?: number; delayMs?: number } = {},
   ) {
     super();
   }
@@ -157,7 +160,11 @@ export class MixpanelExportStandIn extends StandIn {
     if (u.pathname !== '/api/2.0/export') return { status: 404, error: 'not found' };
     if (!this.basicOk(req, this.creds.username, this.creds.secret)) return { status: 401, error: 'Unauthorized' };
     if (u.searchParams.get('project_id') !== this.projectId) return { status: 400, error: 'project_id is required' };
+    // The hour is played in `hourMs`: once over the quota, it frees up that long after the first refusal.
+    if (this.limitedSince !== undefined && Date.now() - this.limitedSince >= (this.limits.hourMs ?? Infinity)) this.newHour();
     if ((this.limits.maxConcurrent && this.inFlight > this.limits.maxConcurrent) || (this.limits.perHour && ++this.hourly > this.limits.perHour)) {
+      this.rateLimited++;
+      this.limitedSince ??= Date.now();
       return { status: 429, error: 'rate limit' };
     }
     if (this.limits.delayMs) await new Promise((r) => setTimeout(r, this.limits.delayMs));
@@ -174,6 +181,7 @@ export class MixpanelExportStandIn extends StandIn {
   /** Resets the hourly quota (a new hour). */
   newHour(): void {
     this.hourly = 0;
+    this.limitedSince = undefined;
   }
 }
 
