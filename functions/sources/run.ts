@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { Readable } from 'node:stream';
 import { nonEmpty, type Drop } from './drop';
 import { AuthError } from './http';
 import type { StateStore } from './state';
@@ -68,7 +69,7 @@ export async function runPull(o: PullOptions): Promise<PullResult> {
       const w = windows[i]!;
       const pulled = await pullWindow(o, w.key, w, () => o.source.fetch(w));
       await o.afterWrite?.(pulled);
-      await o.store.advance(o.name, owner, iso(w.end));
+      await o.store.advance(o.name, owner, { watermark: iso(w.end) });
       result.windows.push(pulled);
       result.watermark = iso(Math.max(Date.parse(result.watermark ?? iso(0)), w.end));
     }
@@ -77,7 +78,7 @@ export async function runPull(o: PullOptions): Promise<PullResult> {
       const t = now();
       const pulled = await pullWindow(o, snap.key, { start: t, end: t }, snap.fetch);
       await o.afterWrite?.(pulled);
-      await o.store.advance(o.name, owner, result.watermark ?? iso(0), { personsAt: iso(t) });
+      await o.store.advance(o.name, owner, { personsAt: iso(t) });
       result.snapshot = pulled;
     }
     await o.store.release(o.name, owner, {});
@@ -101,13 +102,13 @@ export function planWindows(
   });
 }
 
-async function pullWindow(o: PullOptions, key: string, w: Window, fetch: () => Promise<NodeJS.ReadableStream | undefined>): Promise<PulledWindow> {
+async function pullWindow(o: PullOptions, key: string, w: Window, fetch: () => Promise<Readable | undefined>): Promise<PulledWindow> {
   const attempts = o.windowAttempts ?? 3;
   const t0 = Date.now();
   for (let attempt = 1; ; attempt++) {
     try {
       const res = await fetch();
-      const body = res ? await nonEmpty(res as import('node:stream').Readable) : undefined;
+      const body = res ? await nonEmpty(res) : undefined;
       const base = { start: iso(w.start), end: iso(w.end), key };
       if (!body) return { ...base, bytes: 0, ms: Date.now() - t0 };
       const out = await o.drop.write(`${o.name}/${key}`, body, (n) => o.onProgress?.(w, key, n));

@@ -36,13 +36,19 @@ export interface StateStore {
   list(): Promise<SourceState[]>;
   /** Takes the lock or throws LockBusy; returns the state as it is. */
   lock(name: string, owner: string, ttlMs: number, info: Pick<SourceState, 'type' | 'schedule'>): Promise<SourceState>;
-  /** Moves the watermark (never backwards); throws if the lock is no longer this owner's. */
-  advance(name: string, owner: string, watermark: string, extra?: Partial<SourceState>): Promise<void>;
+  /** Moves the watermark (never backwards) and/or notes a snapshot; throws if the lock is no longer this owner's. */
+  advance(name: string, owner: string, patch: Pick<SourceState, 'watermark' | 'personsAt'>): Promise<void>;
   /** Records the outcome and frees the lock. */
   release(name: string, owner: string, outcome: { error?: string }): Promise<void>;
 }
 
-const later = (a: string | undefined, b: string) => (a && a > b ? a : b);
+/** The fields to write: a watermark only ever moves forward. */
+function moved(cur: SourceState | undefined, patch: Pick<SourceState, 'watermark' | 'personsAt'>): Partial<SourceState> {
+  const out: Partial<SourceState> = {};
+  if (patch.watermark) out.watermark = cur?.watermark && cur.watermark > patch.watermark ? cur.watermark : patch.watermark;
+  if (patch.personsAt) out.personsAt = patch.personsAt;
+  return out;
+}
 
 // ---- local: a JSON file per source, a lock file created exclusively --------------------------
 
@@ -85,7 +91,8 @@ export class FileStateStore implements StateStore {
         await fh.close();
         break;
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || tries > 0 || !(await this.stale(name))) throw err instanceof Error && (err as NodeJS.ErrnoException).code === 'EEXIST' ? new LockBusy(name) : err;
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+        if (tries > 0 || !(await this.stale(name))) throw new LockBusy(name);
         await rm(this.lockFile(name), { force: true }); // the holder died: take over
       }
     }
@@ -117,10 +124,9 @@ export class FileStateStore implements StateStore {
     }
   }
 
-  async advance(name: string, owner: string, watermark: string, extra: Partial<SourceState> = {}): Promise<void> {
+  async advance(name: string, owner: string, patch: Pick<SourceState, 'watermark' | 'personsAt'>): Promise<void> {
     if (!(await this.holds(name, owner))) throw new LockBusy(name);
-    const cur = await this.get(name);
-    await this.put(name, { ...extra, watermark: later(cur?.watermark, watermark) });
+    await this.put(name, moved(await this.get(name), patch));
   }
 
   async release(name: string, owner: string, outcome: { error?: string }): Promise<void> {
@@ -185,10 +191,10 @@ export class DynamoStateStore implements StateStore {
     }
   }
 
-  async advance(name: string, owner: string, watermark: string, extra: Partial<SourceState> = {}): Promise<void> {
-    const cur = await this.get(name);
-    const fields = { ...extra, watermark: later(cur?.watermark, watermark) };
+  async advance(name: string, owner: string, patch: Pick<SourceState, 'watermark' | 'personsAt'>): Promise<void> {
+    const fields = moved(await this.get(name), patch);
     const names = Object.keys(fields);
+    if (!names.length) return;
     try {
       await this.ddb.send(
         new UpdateCommand({

@@ -1,4 +1,6 @@
-import type { SourceState, StateStore } from './state';
+import { join } from 'node:path';
+import { awsClients } from '../adapters/aws/clients';
+import { DynamoStateStore, FileStateStore, type SourceState, type StateStore } from './state';
 import { rateMs } from './windows';
 
 export interface SourceStatus {
@@ -55,11 +57,6 @@ export function formatSourceStatuses(list: SourceStatus[]): string {
 
 /** The pull sources a local state folder or the deployed checkpoint table knows. */
 export async function sourceStatusFor(where: { stateDir?: string; table?: string }, now = Date.now()): Promise<SourceStatus[]> {
-  const { FileStateStore, DynamoStateStore } = await import('./state');
-  if (where.table) {
-    const { awsClients } = await import('../adapters/aws/clients');
-    return sourceStatuses(new DynamoStateStore(awsClients().ddb, where.table), now);
-  }
-  const { join } = await import('node:path');
+  if (where.table) return sourceStatuses(new DynamoStateStore(awsClients().ddb, where.table), now);
   return sourceStatuses(new FileStateStore(join(where.stateDir ?? '.backfill', 'sources')), now);
 }
