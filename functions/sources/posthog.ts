@@ -40,14 +40,15 @@ export function parsePostHogUri(uri: string): { personalApiKey: string; projectI
   return { personalApiKey: key, ...(projectId ? { projectId } : {}), ...(baseUrl ? { baseUrl } : {}) };
 }
 
-// Exactly the columns the posthog-export format reads; ordered by (timestamp, uuid) so pages
-// follow one another by keyset and never skip or repeat a row.
+// Exactly the columns the posthog-export format reads. Pages follow one another by keyset on
+// (timestamp, uuid as text), the same order as ORDER BY, so no row is skipped or repeated.
+// HogQL's toDateTime(text, 6) parses ISO 8601 (best effort) keeping microseconds.
 const EVENT_COLUMNS = ['uuid', 'event', 'distinct_id', 'timestamp', 'properties', 'elements_chain', 'created_at'];
 export const EVENTS_QUERY = (limit: number) =>
   `SELECT ${EVENT_COLUMNS.join(', ')} FROM events ` +
-  `WHERE timestamp >= toDateTime64({start}, 6, 'UTC') AND timestamp < toDateTime64({end}, 6, 'UTC') ` +
-  `AND (timestamp > toDateTime64({after_ts}, 6, 'UTC') OR (timestamp = toDateTime64({after_ts}, 6, 'UTC') AND toString(uuid) > {after_uuid})) ` +
-  `ORDER BY timestamp, uuid LIMIT ${limit}`;
+  `WHERE timestamp >= toDateTime({start}, 6) AND timestamp < toDateTime({end}, 6) ` +
+  `AND (timestamp > toDateTime({after_ts}, 6) OR (timestamp = toDateTime({after_ts}, 6) AND toString(uuid) > {after_uuid})) ` +
+  `ORDER BY timestamp, toString(uuid) LIMIT ${limit}`;
 export const PERSONS_QUERY = (limit: number) =>
   `SELECT distinct_id, person.properties AS properties FROM person_distinct_ids WHERE distinct_id > {after} ORDER BY distinct_id LIMIT ${limit}`;
 
