@@ -12,6 +12,7 @@ import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { join } from 'node:path';
 import { readStackConfig } from './config';
+import { addPullers } from './pullers';
 
 const root = join(import.meta.dirname, '..');
 const SENDER_TIMEOUT = Duration.minutes(3);
@@ -197,6 +198,9 @@ export class BackfillStack extends Stack {
     allow(sender, ['secretsmanager:GetSecretValue'], [apiKey.secretFullArn ?? `${apiKey.secretArn}-??????`]);
     // With a rate budget, a chunk that cannot get budget in time is queued again with a delay.
     if (cfg.eventsPerMinute) allow(sender, ['sqs:SendMessage'], [queue.queueArn]);
+
+    // 6b. Pullers (CDK context `sources`): vendor export APIs → the drop bucket, on a schedule.
+    addPullers(this, { drop, dropPrefix: cfg.dropPrefix, checkpoints });
 
     // 7. Alarms: anything in a DLQ needs a person.
     new Alarm(this, 'ChunksDlqNotEmpty', {

@@ -1,4 +1,4 @@
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Argument, Command, InvalidArgumentError, Option } from 'commander';
 import { FORMAT_NAMES } from '../core/formats/names';
 import { PERSON_MODES } from '../core/names';
 
@@ -101,6 +101,32 @@ program
   });
 
 program
+  .command('pull')
+  .description('pull an export from Amplitude, Mixpanel or PostHog, window by window, into --out-dir, or import it with --host')
+  .addArgument(new Argument('<source>', 'where to pull from').choices(['amplitude', 'mixpanel', 'posthog']))
+  .option('--from <time>', 'inclusive, UTC, ISO 8601 (2024-03-01 or 2024-03-01T05:00:00Z); default: continue from the watermark')
+  .option('--to <time>', 'exclusive, UTC, ISO 8601; default: the last complete window')
+  .option('--out-dir <dir>', 'write the vendor export files here (no import)')
+  .addOption(new Option('--host <url>', 'PostHog host to import into as each window is pulled').env('POSTHOG_HOST'))
+  .addOption(new Option('--api-key <key>', 'PostHog project API key (with --host)').env('POSTHOG_API_KEY'))
+  .option('--base-url <url>', 'API host of the source (EU, self-hosted, a stand-in)')
+  .addOption(new Option('--region <region>', 'data residency of Amplitude / Mixpanel').choices(['us', 'eu']))
+  .option('--project-id <id>', 'Mixpanel or PostHog project id')
+  .option('--source-uri <uri>', 'PostHog source as posthog://?personal_api_key=…&project_id=…&base_url=…')
+  .option('--name <name>', 'name of this source: its watermark and folder (default: the source type)')
+  .option('--lateness-hours <n>', 'hours before the watermark pulled again when continuing', (v) => Number(v))
+  .option('--window-hours <n>', 'hours per window (Amplitude, PostHog)', positiveInt)
+  .option('--persons', 'PostHog: also pull persons (in full) as a users file')
+  .option('--page-size <n>', 'PostHog: rows per query page (default 10000)', positiveInt)
+  .option('--state-dir <dir>', 'watermarks, locks, checkpoints', '.backfill')
+  .option('--no-progress', 'no progress bar')
+  .action(async (type: 'amplitude' | 'mixpanel' | 'posthog', o) => {
+    const { formatPull, pullCommand } = await import('./pull');
+    const res = await pullCommand({ type, ...o, progress: Boolean(o.progress) && Boolean(process.stderr.isTTY) });
+    console.log(formatPull(o.name ?? type, res));
+  });
+
+program
   .command('status')
   .description('progress and reconciliation of every import: local checkpoints, or the deployed stack with --stack / --table')
   .option('--state-dir <dir>', 'local checkpoints', '.backfill')
@@ -108,12 +134,14 @@ program
   .addOption(new Option('--table <name>', 'the deployed checkpoint table').env('BACKFILL_CHECKPOINT_TABLE'))
   .action(async (o) => {
     let table = o.table as string | undefined;
-    const { deployedStatus, formatStatus, localStatus } = await import('./status');
+    const { deployedStatus, formatStatus, localStatus, pullSourcesText } = await import('./status');
     const { stackOutputs } = await import('../adapters/aws/stack-outputs');
     if (!table && o.stack) table = (await stackOutputs(o.stack)).CheckpointTableName;
     if (o.stack && !table) throw new Error(`stack ${o.stack} has no CheckpointTableName output`);
     const files = table ? await deployedStatus(table) : await localStatus(o.stateDir);
     console.log(formatStatus(files));
+    const pulls = await pullSourcesText(table ? { table } : { stateDir: o.stateDir });
+    if (pulls) console.log(pulls);
     if (files.some((f) => !f.reconciled && f.manifest.status === 'reported')) process.exitCode = 1;
   });
 

@@ -6,6 +6,7 @@ import { DynamoCheckpoints } from '../adapters/aws/dynamo-checkpoints';
 import { FileCheckpoints } from '../adapters/local/file-checkpoints';
 import { addStats, emptyStats, type ChunkStats } from '../core/report';
 import type { Checkpoints, Manifest } from '../pipeline/ports';
+import { formatSourceStatuses, sourceStatusFor } from '../sources/status';
 
 export interface FileStatus {
   manifest: Manifest;
@@ -82,4 +83,10 @@ function counts(t: ChunkStats): string {
     `read ${t.read} = sent ${t.sent} + rejected ${t.rejected}${reasons ? ` (${reasons})` : ''} + filtered ${t.filtered} + duplicates ${t.duplicates}` +
     `; ${t.events} events, ${t.links} identity links`
   );
+}
+
+/** Pull sources (`backfill pull`, the puller Lambdas): watermark, last success, next run, lag, last error. */
+export async function pullSourcesText(where: { stateDir?: string; table?: string }): Promise<string | undefined> {
+  const sources = await sourceStatusFor(where);
+  return sources.length ? formatSourceStatuses(sources) : undefined;
 }
