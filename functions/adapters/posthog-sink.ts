@@ -1,5 +1,6 @@
 import { PostHog } from 'posthog-node';
 import type { PostHogEvent } from '../core/event';
+import { METRIC, noMetrics, type MetricsPort } from '../pipeline/metrics';
 import type { EventSink, SendResult } from '../pipeline/ports';
 
 type FetchLike = NonNullable<ConstructorParameters<typeof PostHog>[1]>['fetch'];
@@ -17,6 +18,8 @@ export interface PostHogSinkOptions {
   requestTimeoutMs?: number;
   /** Called before each request with its event count; resolves when the rate budget allows it. */
   acquire?: (events: number) => Promise<void>;
+  /** Capture answers by status, retries, bisections, rate-budget waits. */
+  metrics?: MetricsPort;
 }
 
 // Serialized bytes per request, under capture's 20 MB body limit with room for the envelope.
@@ -56,9 +59,11 @@ class ImportClient extends PostHog {
  * rejected with the server's reason and everything else is delivered.
  */
 export class PostHogSink implements EventSink {
-  private readonly fetch: FetchLike;
+  private readonly base: FetchLike;
+  private readonly metrics: MetricsPort;
   constructor(private readonly opts: PostHogSinkOptions) {
-    this.fetch = honourRetryAfter(globalThis.fetch as unknown as FetchLike);
+    this.base = globalThis.fetch as unknown as FetchLike;
+    this.metrics = opts.metrics ?? noMetrics;
   }
 
   async send(events: PostHogEvent[], bytes?: number[]): Promise<SendResult> {
@@ -79,6 +84,7 @@ export class PostHogSink implements EventSink {
       rejected.push({ uuid: batch[0]!.uuid, status: res.status, reason: res.reason });
       return;
     }
+    this.metrics.add(METRIC.bisections, 1);
     const half = Math.ceil(batch.length / 2);
     await this.deliver(batch.slice(0, half), rejected);
     await this.deliver(batch.slice(half), rejected);
@@ -86,7 +92,8 @@ export class PostHogSink implements EventSink {
 
   /** One request (posthog-node may halve it on 413 by itself). 'ok', a refusal to bisect, or throws. */
   private async post(batch: PostHogEvent[]): Promise<'ok' | { status: number; reason: string }> {
-    await this.opts.acquire?.(batch.length);
+    await this.waitForBudget(batch.length);
+    let attempts = 0;
     const client = new ImportClient(this.opts.apiKey, {
       host: this.opts.host,
       historicalMigration: true,
@@ -99,7 +106,7 @@ export class PostHogSink implements EventSink {
       requestTimeout: this.opts.requestTimeoutMs ?? 30_000,
       preloadFeatureFlags: false,
       enableExceptionAutocapture: false,
-      fetch: this.fetch,
+      fetch: honourRetryAfter(this.counted(() => attempts++)),
     });
     const errors: unknown[] = [];
     client.on('error', (err) => errors.push(err));
@@ -110,11 +117,39 @@ export class PostHogSink implements EventSink {
       errors.push(err);
     } finally {
       await client.shutdown(1_000).catch(() => undefined);
+      if (attempts > 1) this.metrics.add(METRIC.captureRetries, attempts - 1);
     }
     if (!errors.length) return 'ok';
     const refused = errors.find((e) => statusOf(e) === 400 || statusOf(e) === 413);
     if (refused) return { status: statusOf(refused)!, reason: await reasonOf(refused) };
     throw new SendError(errors);
+  }
+
+  private async waitForBudget(events: number): Promise<void> {
+    if (!this.opts.acquire) return;
+    const start = Date.now();
+    await this.opts.acquire(events);
+    const waited = Date.now() - start;
+    // A budget that answers at once is not a wait; one that held the request back is.
+    if (waited >= 100) {
+      this.metrics.add(METRIC.rateBudgetWaits, 1);
+      this.metrics.add(METRIC.rateBudgetWaitTime, waited, 'Milliseconds');
+    }
+  }
+
+  /** The plain fetch, counting each attempt and capture's answers by status. */
+  private counted(onAttempt: () => void): FetchLike {
+    return async (url, options) => {
+      onAttempt();
+      try {
+        const res = await this.base!(url, options);
+        this.metrics.add(METRIC.captureResponses, 1, 'Count', { Status: String(res.status) });
+        return res;
+      } catch (err) {
+        this.metrics.add(METRIC.captureResponses, 1, 'Count', { Status: 'network_error' });
+        throw err;
+      }
+    };
   }
 }
 

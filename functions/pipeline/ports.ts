@@ -21,6 +21,10 @@ export interface Manifest {
   nextChunk?: number;
   error?: string;
   startedAt: string;
+  /** Last progress (split or chunk done); `stalled` in core/progress reads it. */
+  updatedAt?: string;
+  /** Set by `backfill cancel`: senders skip the file's remaining chunks. */
+  cancelled?: boolean;
 }
 
 export interface Checkpoints {

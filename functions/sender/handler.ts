@@ -7,7 +7,8 @@ import { DynamoLinks } from '../adapters/aws/dynamo-links';
 import { S3Reports, S3Staging } from '../adapters/aws/s3';
 import { forgetApiKey, projectApiKey } from '../adapters/aws/secret';
 import { PostHogSink, SendError } from '../adapters/posthog-sink';
-import { DynamoRateBudget } from '../adapters/rate-budget';
+import { ControlledRateBudget } from '../adapters/aws/control';
+import { EmfMetrics } from '../adapters/aws/emf-metrics';
 import { need, readEnv, type HandlerEnv } from '../config';
 import { formatByName } from '../core/formats';
 import { ChunkMessage } from '../core/messages';
@@ -22,7 +23,9 @@ export function createSender(env: HandlerEnv) {
   const host = need(env, 'POSTHOG_HOST');
   const secretId = need(env, 'POSTHOG_API_KEY_SECRET');
   const links = new DynamoLinks(aws.ddb, need(env, 'ALIAS_TABLE'));
-  const budget = env.RATE_LIMIT_EVENTS > 0 ? new DynamoRateBudget(aws.ddb, env.CHECKPOINT_TABLE, env.RATE_LIMIT_EVENTS, env.RATE_WINDOW_MS) : undefined;
+  // The budget's size comes from the control row (`backfill set`), else RATE_LIMIT_EVENTS.
+  const budget = new ControlledRateBudget(aws.ddb, env.CHECKPOINT_TABLE, env.RATE_LIMIT_EVENTS, env.RATE_WINDOW_MS);
+  const metrics = EmfMetrics.forService('backfill-sender');
 
   const sendRecord = async (record: SQSRecord): Promise<void> => {
     const msg = ChunkMessage.parse(JSON.parse(record.body));
@@ -48,7 +51,8 @@ export function createSender(env: HandlerEnv) {
         apiKey,
         batchSize: env.BATCH_SIZE,
         inFlight: env.IN_FLIGHT,
-        ...(budget ? { acquire: (n: number) => budget.acquire(n) } : {}),
+        acquire: (n: number) => budget.acquire(n),
+        metrics,
         retries: env.POSTHOG_RETRIES,
         retryDelayMs: env.POSTHOG_RETRY_DELAY_MS,
         requestTimeoutMs: env.POSTHOG_TIMEOUT_MS,
@@ -56,6 +60,7 @@ export function createSender(env: HandlerEnv) {
       links,
       format: formatByName,
       origin: (m) => m.file.uri,
+      metrics,
     });
     logger.info('chunk', {
       fileId: msg.fileId,
@@ -65,7 +70,13 @@ export function createSender(env: HandlerEnv) {
     });
   };
 
-  return (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => processPartialResponse(event, sendRecord, processor, { context });
+  return async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
+    try {
+      return await processPartialResponse(event, sendRecord, processor, { context });
+    } finally {
+      metrics.flush();
+    }
+  };
 }
 
 let instance: ReturnType<typeof createSender> | undefined;
