@@ -12,6 +12,7 @@ import { EmfMetrics } from '../adapters/aws/emf-metrics';
 import { need, readEnv, type HandlerEnv } from '../config';
 import { formatByName } from '../core/formats';
 import { ChunkMessage } from '../core/messages';
+import { METRIC } from '../pipeline/metrics';
 import { sendChunk } from '../pipeline/send';
 
 /** SQS → PostHog with partial batch failures: a failed chunk returns to the queue alone. */
@@ -34,6 +35,7 @@ export function createSender(env: HandlerEnv) {
     } catch (err) {
       if (err instanceof SendError && err.causes.some((c) => [401, 403].includes((c as { status?: number }).status ?? 0))) forgetApiKey();
       // The message returns to the queue; after maxReceiveCount it moves to the DLQ.
+      metrics.add(METRIC.chunksFailed, 1);
       logger.error('chunk failed', { fileId: msg.fileId, chunk: msg.chunk, receiveCount: record.attributes.ApproximateReceiveCount, error: (err as Error).message });
       throw err;
     }
