@@ -5,7 +5,9 @@ import { stackOutputs } from '../adapters/aws/stack-outputs';
 import { FORMAT_NAMES } from '../core/formats';
 import { Limits, PersonMode } from '../core/settings';
 import { importFile } from './import';
-import { deployedStatus, formatStatus, localStatus } from './status';
+import { deployedStatus, formatStatus, localStatus, statusJson, DEFAULT_STALLED_AFTER_MS } from './status';
+import { watchStatus } from './status-watch';
+import { cancelFile, currentSettings, pauseSenders, resolveTarget, setSettings } from './steer';
 
 const positiveInt = (v: string) => {
   const n = Number(v);
@@ -102,13 +104,53 @@ program
   .option('--state-dir <dir>', 'local checkpoints', '.backfill')
   .option('--stack <name>', 'read the deployed checkpoint table of this stack')
   .addOption(new Option('--table <name>', 'the deployed checkpoint table').env('BACKFILL_CHECKPOINT_TABLE'))
+  .option('--json', 'print JSON (files, imports, sums) for scripts')
+  .option('--watch [seconds]', 'redraw progress bars every N seconds (default 5) until every file is finished or Ctrl-C')
+  .option('--stalled-after <minutes>', 'a file with no progress for this long is stalled', positiveInt, DEFAULT_STALLED_AFTER_MS / 60_000)
   .action(async (o) => {
     let table = o.table as string | undefined;
     if (!table && o.stack) table = (await stackOutputs(o.stack)).CheckpointTableName;
     if (o.stack && !table) throw new Error(`stack ${o.stack} has no CheckpointTableName output`);
-    const files = table ? await deployedStatus(table) : await localStatus(o.stateDir);
-    console.log(formatStatus(files));
+    const opts = { stalledAfterMs: o.stalledAfter * 60_000 };
+    const load = () => (table ? deployedStatus(table, opts) : localStatus(o.stateDir, opts));
+    const files = o.watch
+      ? await watchStatus({ load, intervalMs: (o.watch === true ? 5 : positiveInt(o.watch)) * 1000, untilDone: true })
+      : await load();
+    console.log(o.json ? JSON.stringify(statusJson(files), null, 2) : formatStatus(files));
     if (files.some((f) => !f.reconciled && f.manifest.status === 'reported')) process.exitCode = 1;
+  });
+
+// Steering the deployed stack: no redeploy. `resume` (lift the pause and re-queue) is registered with resume.ts.
+const steerTarget = (c: Command) =>
+  c
+    .addOption(new Option('--stack <name>', 'deployed stack to read the outputs from').default('PosthogBackfill'))
+    .addOption(new Option('--mapping-id <uuid>', "the senders' event source mapping (default: stack output SenderEventSourceMappingId)").env('BACKFILL_EVENT_SOURCE_MAPPING'))
+    .addOption(new Option('--table <name>', 'the checkpoint table (default: stack output CheckpointTableName)').env('BACKFILL_CHECKPOINT_TABLE'));
+
+steerTarget(program.command('pause').description('stop the senders taking chunks (in-flight chunks finish; the rest wait in the queue); `resume` lifts it')).action(
+  async (o) => {
+    const s = await pauseSenders(await resolveTarget(o, ['mappingId']));
+    console.log(`senders paused (event source ${s.state}); chunks wait in the queue. \`backfill resume\` lifts the pause.`);
+  },
+);
+
+steerTarget(program.command('cancel').description('cancel one file: its remaining chunks are skipped, its report says cancelled').argument('<file>', 'file id or s3://bucket/key')).action(
+  async (file: string, o) => {
+    const c = await cancelFile(await resolveTarget(o, ['table']), file);
+    console.log(`${c.uri} (${c.fileId}): cancelled; senders skip its remaining chunks and its report will say cancelled`);
+  },
+);
+
+steerTarget(program.command('set').description('change the events-per-minute budget and the sender concurrency of the running stack'))
+  .option('--events-per-minute <n>', 'events per minute for all senders together (0: no budget)', (v: string) => (v === '0' ? 0 : positiveInt(v)))
+  .option('--sender-concurrency <n>', 'at most N senders at once (2-1000)', positiveInt)
+  .action(async (o) => {
+    const target = await resolveTarget(o, [...(o.eventsPerMinute !== undefined ? ['table' as const] : []), ...(o.senderConcurrency !== undefined ? ['mappingId' as const] : [])]);
+    if (o.eventsPerMinute === undefined && o.senderConcurrency === undefined) {
+      console.log(JSON.stringify(await currentSettings(target), null, 2));
+      return;
+    }
+    for (const line of await setSettings(target, { eventsPerMinute: o.eventsPerMinute, senderConcurrency: o.senderConcurrency })) console.log(line);
   });
 
 program.parseAsync(process.argv).catch((err: Error) => {

@@ -50,10 +50,23 @@ export async function createStack(captureUrl: string, apiKey: string, overrides:
       AttributeDefinitions: [
         { AttributeName: 'pk', AttributeType: 'S' },
         { AttributeName: 'sk', AttributeType: 'S' },
+        { AttributeName: 'unit', AttributeType: 'S' },
+        { AttributeName: 'startedAt', AttributeType: 'S' },
       ],
       KeySchema: [
         { AttributeName: 'pk', KeyType: 'HASH' },
         { AttributeName: 'sk', KeyType: 'RANGE' },
+      ],
+      // The stack's manifest index (infra/stack.ts), for `backfill status` and the monitor.
+      GlobalSecondaryIndexes: [
+        {
+          IndexName: 'manifests',
+          KeySchema: [
+            { AttributeName: 'unit', KeyType: 'HASH' },
+            { AttributeName: 'startedAt', KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: ['status', 'cancelled'] },
+        },
       ],
     }),
   );
