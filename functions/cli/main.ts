@@ -145,8 +145,9 @@ steerTarget(program.command('set').description('change the events-per-minute bud
   .option('--events-per-minute <n>', 'events per minute for all senders together (0: no budget)', (v: string) => (v === '0' ? 0 : positiveInt(v)))
   .option('--sender-concurrency <n>', 'at most N senders at once (2-1000)', positiveInt)
   .action(async (o) => {
-    const target = await resolveTarget(o, [...(o.eventsPerMinute !== undefined ? ['table' as const] : []), ...(o.senderConcurrency !== undefined ? ['mappingId' as const] : [])]);
-    if (o.eventsPerMinute === undefined && o.senderConcurrency === undefined) {
+    const none = o.eventsPerMinute === undefined && o.senderConcurrency === undefined;
+    const target = await resolveTarget(o, none ? [] : [...(o.eventsPerMinute !== undefined ? ['table' as const] : []), ...(o.senderConcurrency !== undefined ? ['mappingId' as const] : [])]);
+    if (none) {
       console.log(JSON.stringify(await currentSettings(target), null, 2));
       return;
     }

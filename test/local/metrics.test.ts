@@ -21,20 +21,8 @@ import { CountingMetrics, METRIC } from '../../functions/pipeline/metrics';
 import { sendChunk } from '../../functions/pipeline/send';
 import { splitFile } from '../../functions/pipeline/split';
 import { CaptureStandIn } from '../support/capture-stand-in';
+import { emfOf } from '../support/emf';
 import { bufferSource } from '../support/sources';
-
-/** Runs `fn` with stdout captured; returns the EMF documents written. */
-export async function emfOf(fn: () => void | Promise<void>): Promise<Array<Record<string, any>>> {
-  const lines: string[] = [];
-  const write = process.stdout.write;
-  process.stdout.write = ((chunk: string | Uint8Array) => (lines.push(String(chunk)), true)) as typeof process.stdout.write;
-  try {
-    await fn();
-  } finally {
-    process.stdout.write = write;
-  }
-  return lines.join('').split('\n').filter((l) => l.includes('"_aws"')).map((l) => JSON.parse(l));
-}
 
 const KEY = 'phc_metrics';
 const events = (n: number, tag: string): PostHogEvent[] =>
@@ -56,7 +44,7 @@ describe('metrics', () => {
     emf.add(METRIC.chunkDuration, 800, 'Milliseconds');
     emf.add(METRIC.eventsPerSecond, 4000, 'Count/Second');
     emf.add(METRIC.captureResponses, 1, 'Count', { Status: '503' });
-    const docs = await emfOf(() => emf.flush());
+    const { docs } = await emfOf(() => emf.flush());
     assert.equal(docs.length, 4, 'one document per dimension set');
     const byDims = (dims: string[]) => docs.find((d) => JSON.stringify(d._aws.CloudWatchMetrics[0].Dimensions[0].slice().sort()) === JSON.stringify(dims.sort()))!;
     const imp = byDims(['service', 'Import']);
@@ -69,7 +57,7 @@ describe('metrics', () => {
     assert.deepEqual(plain.ChunkDuration, [1200, 800]);
     const units = Object.fromEntries(plain._aws.CloudWatchMetrics[0].Metrics.map((m: { Name: string; Unit: string }) => [m.Name, m.Unit]));
     assert.deepEqual(units, { ChunkDuration: 'Milliseconds', EventsPerSecond: 'Count/Second' });
-    assert.deepEqual(await emfOf(() => emf.flush()), [], 'flushed values are not published twice');
+    assert.deepEqual((await emfOf(() => emf.flush())).docs, [], 'flushed values are not published twice');
   });
 
   describe('the sink counts capture answers, retries, bisections and budget waits', () => {
