@@ -18,7 +18,7 @@ export async function watchStatus(o: WatchOptions): Promise<FileStatus[]> {
   const stream = o.stream ?? process.stderr;
   const multi = new MultiBar(
     {
-      format: '{name} [{bar}] {percentage}% | {done} | {rate} | {eta} | {state}',
+      format: '{name} [{bar}] {percentage}% | {done} | {rate} | {left} | {state}',
       hideCursor: true,
       clearOnComplete: false,
       stopOnComplete: false,
@@ -51,7 +51,7 @@ export async function watchStatus(o: WatchOptions): Promise<FileStatus[]> {
           name: short(f.manifest.file.key ?? f.manifest.file.uri),
           done: byRecords ? `${p.recordsDone}/${p.recordsTotal} records` : `${p.chunksDone} chunks`,
           rate: p.recordsPerSecond ? `${p.recordsPerSecond}/s` : '-',
-          eta: p.etaSeconds !== undefined ? `ETA ${duration(p.etaSeconds)}` : 'ETA -',
+          left: p.etaSeconds !== undefined ? `ETA ${duration(p.etaSeconds)}` : 'ETA -',
           state: f.stalled ? `STALLED (${f.stalled})` : stateOf(f.manifest),
         });
       }
@@ -60,7 +60,7 @@ export async function watchStatus(o: WatchOptions): Promise<FileStatus[]> {
           name: short(`all of ${i.import}/`),
           done: i.recordsTotal !== undefined ? `${i.recordsDone}/${i.recordsTotal} records` : `${i.finished}/${i.files} files`,
           rate: i.recordsPerSecond ? `${i.recordsPerSecond}/s` : '-',
-          eta: i.etaSeconds !== undefined ? `ETA ${duration(i.etaSeconds)}` : 'ETA -',
+          left: i.etaSeconds !== undefined ? `ETA ${duration(i.etaSeconds)}` : 'ETA -',
           state: `${i.finished}/${i.files} files finished${i.stalled ? `, ${i.stalled} stalled` : ''}`,
         });
       }

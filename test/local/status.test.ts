@@ -33,7 +33,8 @@ describe('backfill status on local checkpoints', () => {
 
     // --watch on a pipe: draws the bars as plain lines and returns once everything is done.
     const watched = await run(process.execPath, [BIN, 'status', '--watch', '1', '--state-dir', state]);
-    assert.match(watched.stderr, /events\.jsonl.*\[.*\] 100% \| 1200\/1200 records .*\| done/);
+    assert.match(watched.stderr, /events\.jsonl.*\[.*\] 100% \| 1200\/1200 records \| \d+\/s \| ETA - \| done/);
+    assert.match(watched.stderr, /all of .*\[.*\] 100% \| 1200\/1200 records .*\| 1\/1 files finished/);
     assert.match(watched.stdout, /events\.jsonl \[posthog\] done, 3\/3 chunks; 1200\/1200 records/);
   });
 
