@@ -75,7 +75,8 @@ function fileStatus(manifest: Manifest, chunks: ChunkStats[], lastActivity: stri
     manifest,
     totals,
     reconciled: t.read === t.sent + t.rejected + t.filtered + t.duplicates,
-    progress: progressOf(manifest, t.read, lastActivity, now),
+    // A stalled file has no ETA: its rate since the start says nothing about when it ends.
+    progress: why ? { ...progressOf(manifest, t.read, lastActivity, now), etaSeconds: undefined } : progressOf(manifest, t.read, lastActivity, now),
     ...(why ? { stalled: why } : {}),
   };
 }
