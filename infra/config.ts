@@ -24,6 +24,14 @@ export const StackConfig = z.object({
   eventsPerMinute: num.optional(),
   /** Receives before a chunk message moves to the DLQ. */
   maxReceiveCount: num.max(1000).default(5),
+  /** Where alarm notifications go (an SNS email subscription; confirm the mail AWS sends). */
+  alarmEmail: z.string().email().optional(),
+  /** Splitter Lambdas running at once (reserved concurrency); more files wait in Lambda's async queue. */
+  splitterConcurrency: num.max(1000).default(10),
+  /** Alarm when the oldest chunk message has waited this long. */
+  oldestChunkAlarmMinutes: num.default(60),
+  /** A file with no progress for this long counts as stalled (alarm and `backfill status`). */
+  stalledAfterMinutes: num.default(30),
 });
 export type StackConfig = Omit<z.infer<typeof StackConfig>, 'mapping'> & { mapping: MappingConfig };
 

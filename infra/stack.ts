@@ -1,7 +1,7 @@
 import { ArnFormat, CfnElement, CfnOutput, Duration, RemovalPolicy, Stack, Validations, type StackProps } from 'aws-cdk-lib';
 import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Alarm, ComparisonOperator, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
-import { AttributeType, BillingMode, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
+import { AttributeType, BillingMode, ProjectionType, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
 import { Architecture, RecursiveLoop, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { S3EventSourceV2, SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { NodejsFunction, OutputFormat, type NodejsFunctionProps } from 'aws-cdk-lib/aws-lambda-nodejs';
@@ -11,7 +11,9 @@ import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { join } from 'node:path';
+import { INDEX_PROJECTION, MANIFEST_INDEX } from '../functions/adapters/aws/manifests';
 import { readStackConfig } from './config';
+import { addMonitoring } from './monitoring';
 import { addPullers } from './pullers';
 
 const root = join(import.meta.dirname, '..');
@@ -74,6 +76,14 @@ export class BackfillStack extends Stack {
       encryption: TableEncryption.AWS_MANAGED,
       removalPolicy: keep,
     });
+    // Lists files without a scan: only manifest rows carry `unit` and `startedAt` (status reads it).
+    checkpoints.addGlobalSecondaryIndex({
+      indexName: MANIFEST_INDEX,
+      partitionKey: { name: 'unit', type: AttributeType.STRING },
+      sortKey: { name: 'startedAt', type: AttributeType.STRING },
+      projectionType: ProjectionType.INCLUDE,
+      nonKeyAttributes: INDEX_PROJECTION,
+    });
     const sentAliases = new Table(this, 'SentAliases', {
       partitionKey: { name: 'pair', type: AttributeType.STRING },
       billingMode: BillingMode.PAY_PER_REQUEST,
@@ -128,6 +138,7 @@ export class BackfillStack extends Stack {
       ...(cfg.chunkRecords ? { CHUNK_RECORDS: String(cfg.chunkRecords) } : {}),
       ...(cfg.batchSize ? { BATCH_SIZE: String(cfg.batchSize) } : {}),
       POWERTOOLS_LOG_LEVEL: 'INFO',
+      POWERTOOLS_METRICS_NAMESPACE: this.stackName,
     };
     // Each function gets its own role with only what it uses: no managed policies, explicit actions.
     const fn = (name: string, entry: string, timeout: Duration, memorySize: number, extra: Partial<NodejsFunctionProps> = {}) => {
@@ -170,6 +181,10 @@ export class BackfillStack extends Stack {
       deadLetterQueue: splitFailures,
       retryAttempts: 2,
       recursiveLoop: RecursiveLoop.ALLOW,
+      // Bounded, so a sync of thousands of files cannot take the account's concurrency from the
+      // senders; S3 events beyond it wait in Lambda's async queue (retried up to 6 h, then the DLQ).
+      reservedConcurrentExecutions: cfg.splitterConcurrency,
+      maxEventAge: Duration.hours(6),
     });
     allow(splitter, ['lambda:InvokeFunction'], [this.formatArn({ service: 'lambda', resource: 'function', resourceName: splitterName, arnFormat: ArnFormat.COLON_RESOURCE_NAME })]);
     splitter.addEventSource(new S3EventSourceV2(drop, { events: [EventType.OBJECT_CREATED], filters: [{ prefix: cfg.dropPrefix }] }));
@@ -185,9 +200,8 @@ export class BackfillStack extends Stack {
 
     // 6. Senders: SQS → PostHog, partial batch failures, bounded concurrency.
     const sender = fn('Sender', 'functions/sender/handler.ts', SENDER_TIMEOUT, 1024);
-    sender.addEventSource(
-      new SqsEventSource(queue, { batchSize: 2, reportBatchItemFailures: true, maxConcurrency: cfg.senderConcurrency }),
-    );
+    const senderSource = new SqsEventSource(queue, { batchSize: 2, reportBatchItemFailures: true, maxConcurrency: cfg.senderConcurrency });
+    sender.addEventSource(senderSource);
     allow(sender, ['s3:GetObject', 's3:DeleteObject'], [objects('_backfill/staging/*')]);
     allow(sender, ['s3:PutObject'], [objects('_backfill/*')]);
     // The chunk's done-mark is a TransactWriteItems of two updates (authorised per item as UpdateItem).
@@ -196,8 +210,9 @@ export class BackfillStack extends Stack {
     // Only the value: DescribeSecret (in grantRead) is never called. A created secret's full ARN
     // is known; one named by context gets the 6-character suffix Secrets Manager appends.
     allow(sender, ['secretsmanager:GetSecretValue'], [apiKey.secretFullArn ?? `${apiKey.secretArn}-??????`]);
-    // With a rate budget, a chunk that cannot get budget in time is queued again with a delay.
-    if (cfg.eventsPerMinute) allow(sender, ['sqs:SendMessage'], [queue.queueArn]);
+    // A chunk that cannot get rate budget in time is queued again with a delay. Always granted:
+    // `backfill set --events-per-minute` turns a budget on without a redeploy.
+    allow(sender, ['sqs:SendMessage'], [queue.queueArn]);
 
     // 6b. Pullers (CDK context `sources`): vendor export APIs → the drop bucket, on a schedule.
     addPullers(this, { drop, dropPrefix: cfg.dropPrefix, checkpoints });
@@ -220,6 +235,8 @@ export class BackfillStack extends Stack {
       treatMissingData: TreatMissingData.NOT_BREACHING,
     });
 
+    addMonitoring(this, { cfg, fn, env, namespace: this.stackName, queue, dlq, splitFailures, splitter, sender, checkpoints });
+
     this.acknowledge(drop, cfg.dropPrefix, [splitter, sender]);
 
     // 8. What a user needs after deploy.
@@ -232,6 +249,8 @@ export class BackfillStack extends Stack {
     new CfnOutput(this, 'CheckpointTableName', { value: checkpoints.tableName });
     new CfnOutput(this, 'SentAliasTableName', { value: sentAliases.tableName });
     new CfnOutput(this, 'ApiKeySecretArn', { value: apiKey.secretArn });
+    // `backfill pause|resume|set` switch this event source mapping (no redeploy).
+    new CfnOutput(this, 'SenderEventSourceMappingId', { value: senderSource.eventSourceMappingId });
   }
 
   // The remaining findings, each acknowledged with why it is as narrow as it can be.

@@ -1,5 +1,6 @@
 import { PostHog } from 'posthog-node';
 import type { PostHogEvent } from '../core/event';
+import { METRIC, noMetrics, type MetricsPort } from '../pipeline/metrics';
 import type { EventSink, SendResult } from '../pipeline/ports';
 
 type FetchLike = NonNullable<ConstructorParameters<typeof PostHog>[1]>['fetch'];
@@ -17,6 +18,8 @@ export interface PostHogSinkOptions {
   requestTimeoutMs?: number;
   /** Called before each request with its event count; resolves when the rate budget allows it. */
   acquire?: (events: number) => Promise<void>;
+  /** Capture answers by status, retries, bisections, rate-budget waits. */
+  metrics?: MetricsPort;
 }
 
 // Serialized event bytes per request: capture refuses bodies over about 10 MiB; PostHog's own
@@ -58,12 +61,14 @@ class ImportClient extends PostHog {
  * rejected with the server's reason and everything else is delivered.
  */
 export class PostHogSink implements EventSink {
-  private readonly fetch: FetchLike;
+  private readonly base: FetchLike;
+  private readonly metrics: MetricsPort;
   constructor(private readonly opts: PostHogSinkOptions) {
     assertSupportedEnvironment();
     // posthog-node disables itself on an empty key and then "sends" nothing, successfully.
     if (typeof opts.apiKey !== 'string' || !opts.apiKey.trim()) throw new Error('PostHog project API key is empty: nothing could be sent');
-    this.fetch = honourRetryAfter(globalThis.fetch as unknown as FetchLike);
+    this.base = globalThis.fetch as unknown as FetchLike;
+    this.metrics = opts.metrics ?? noMetrics;
   }
 
   async send(events: PostHogEvent[], bytes?: number[]): Promise<SendResult> {
@@ -84,6 +89,7 @@ export class PostHogSink implements EventSink {
       rejected.push({ uuid: batch[0]!.uuid, status: res.status, reason: res.reason });
       return;
     }
+    this.metrics.add(METRIC.bisections, 1);
     const half = Math.ceil(batch.length / 2);
     await this.deliver(batch.slice(0, half), rejected);
     await this.deliver(batch.slice(half), rejected);
@@ -94,7 +100,9 @@ export class PostHogSink implements EventSink {
     // The first attempt's budget is taken before posthog-node's request timer starts; every
     // further attempt (its retries, a 429 waited out) takes its own inside the fetch.
     const acquire = this.opts.acquire;
-    if (acquire) await acquire(batch.length);
+    await this.waitForBudget(batch.length);
+    let attempts = 0;
+    const counted = this.counted(() => attempts++);
     const client = new ImportClient(this.opts.apiKey, {
       host: this.opts.host,
       historicalMigration: true,
@@ -107,7 +115,7 @@ export class PostHogSink implements EventSink {
       requestTimeout: this.opts.requestTimeoutMs ?? 30_000,
       preloadFeatureFlags: false,
       enableExceptionAutocapture: false,
-      fetch: acquire ? honourRetryAfter(paidPerAttempt(globalThis.fetch as unknown as FetchLike, () => acquire(batch.length))) : this.fetch,
+      fetch: honourRetryAfter(acquire ? paidPerAttempt(counted, () => acquire(batch.length)) : counted),
     });
     const errors: unknown[] = [];
     client.on('error', (err) => errors.push(err));
@@ -124,6 +132,7 @@ export class PostHogSink implements EventSink {
       errors.push(err);
     } finally {
       await client.shutdown(1_000).catch(() => undefined);
+      if (attempts > 1) this.metrics.add(METRIC.captureRetries, attempts - 1);
     }
     if (!errors.length) {
       checkDelivered(batch, delivered);
@@ -132,6 +141,33 @@ export class PostHogSink implements EventSink {
     const refused = errors.find((e) => statusOf(e) === 400 || statusOf(e) === 413);
     if (refused) return { status: statusOf(refused)!, reason: await reasonOf(refused) };
     throw new SendError(errors);
+  }
+
+  private async waitForBudget(events: number): Promise<void> {
+    if (!this.opts.acquire) return;
+    const start = Date.now();
+    await this.opts.acquire(events);
+    const waited = Date.now() - start;
+    // A budget that answers at once is not a wait; one that held the request back is.
+    if (waited >= 100) {
+      this.metrics.add(METRIC.rateBudgetWaits, 1);
+      this.metrics.add(METRIC.rateBudgetWaitTime, waited, 'Milliseconds');
+    }
+  }
+
+  /** The plain fetch, counting each attempt and capture's answers by status. */
+  private counted(onAttempt: () => void): FetchLike {
+    return async (url, options) => {
+      onAttempt();
+      try {
+        const res = await this.base!(url, options);
+        this.metrics.add(METRIC.captureResponses, 1, 'Count', { Status: String(res.status) });
+        return res;
+      } catch (err) {
+        this.metrics.add(METRIC.captureResponses, 1, 'Count', { Status: 'network_error' });
+        throw err;
+      }
+    };
   }
 }
 

@@ -1,6 +1,7 @@
 import { Argument, Command, InvalidArgumentError, Option } from 'commander';
 import { FORMAT_NAMES } from '../core/formats/names';
 import { PERSON_MODES } from '../core/names';
+import { DEFAULT_STALLED_AFTER_MS } from '../core/progress';
 
 // Each command loads its own code when it runs (dynamic imports): `--help` or a local import
 // never loads the AWS SDK, and the CLI starts in a fraction of a second.
@@ -132,15 +133,22 @@ program
   .option('--state-dir <dir>', 'local checkpoints', '.backfill')
   .option('--stack <name>', 'read the deployed checkpoint table of this stack')
   .addOption(new Option('--table <name>', 'the deployed checkpoint table').env('BACKFILL_CHECKPOINT_TABLE'))
+  .option('--json', 'print JSON (files, imports, sums) for scripts')
+  .option('--watch [seconds]', 'redraw progress bars every N seconds (default 5) until every file is finished or Ctrl-C')
+  .option('--stalled-after <minutes>', 'a file with no progress for this long is stalled', positiveInt, DEFAULT_STALLED_AFTER_MS / 60_000)
   .action(async (o) => {
     let table = o.table as string | undefined;
-    const { deployedStatus, formatStatus, localStatus, pullSourcesText } = await import('./status');
+    const { deployedStatus, formatStatus, localStatus, pullSourcesText, statusJson } = await import('./status');
     const { stackOutputs } = await import('../adapters/aws/stack-outputs');
     if (!table && o.stack) table = (await stackOutputs(o.stack)).CheckpointTableName;
     if (o.stack && !table) throw new Error(`stack ${o.stack} has no CheckpointTableName output`);
-    const files = table ? await deployedStatus(table) : await localStatus(o.stateDir);
-    console.log(formatStatus(files));
-    const pulls = await pullSourcesText(table ? { table } : { stateDir: o.stateDir });
+    const opts = { stalledAfterMs: o.stalledAfter * 60_000 };
+    const load = () => (table ? deployedStatus(table, opts) : localStatus(o.stateDir, opts));
+    const files = o.watch
+      ? await (await import('./status-watch')).watchStatus({ load, intervalMs: (o.watch === true ? 5 : positiveInt(o.watch)) * 1000, untilDone: true })
+      : await load();
+    console.log(o.json ? JSON.stringify(statusJson(files), null, 2) : formatStatus(files));
+    const pulls = o.json ? undefined : await pullSourcesText(table ? { table } : { stateDir: o.stateDir });
     if (pulls) console.log(pulls);
     if (files.some((f) => !f.reconciled && f.manifest.status === 'reported')) process.exitCode = 1;
   });
@@ -275,6 +283,8 @@ program
   .addOption(new Option('--queue-url <url>', 'chunk queue URL (default: stack output QueueUrl)').env('BACKFILL_QUEUE_URL'))
   .option('--function <name>', 'splitter function (default: <stack>-splitter)')
   .option('--stalled-after <minutes>', 'restart a split with no progress for this many minutes', positiveInt, 16)
+  .addOption(new Option('--mapping-id <uuid>', "the senders' event source mapping, to lift a pause (default: stack output SenderEventSourceMappingId)").env('BACKFILL_EVENT_SOURCE_MAPPING'))
+  .option('--keep-paused', 'only re-queue; leave the senders paused')
   .action(async (target: string | undefined, o) => {
     let { table, queueUrl } = o as { table?: string; queueUrl?: string };
     const [{ stackOutputs }, { LambdaClient }, { invokeContinuation }, { formatResume, resumeImports }] = await Promise.all([
@@ -299,6 +309,50 @@ program
       restartSplit: (c) => invokeContinuation(lambda, splitter, c),
     });
     console.log(formatResume(res));
+    // `backfill pause` disabled the senders' event source: resuming turns it back on.
+    if (!o.keepPaused) {
+      const { liftPause, resolveTarget } = await import('./steer');
+      const mapping = await resolveTarget({ stack: o.stack, mappingId: o.mappingId }, ['mappingId']).catch(() => undefined);
+      if (mapping) console.log(`senders ${(await liftPause(mapping)).state === 'Enabled' ? 'running' : 'starting'} (event source enabled)`);
+      else console.log('senders: no event source mapping found (pass --mapping-id to lift a pause)');
+    }
+  });
+
+// Steering the deployed stack: no redeploy. `resume` (below) lifts a pause and re-queues what is left.
+const steerTarget = (c: Command) =>
+  c
+    .addOption(new Option('--stack <name>', 'deployed stack to read the outputs from').default('PosthogBackfill'))
+    .addOption(new Option('--mapping-id <uuid>', "the senders' event source mapping (default: stack output SenderEventSourceMappingId)").env('BACKFILL_EVENT_SOURCE_MAPPING'))
+    .addOption(new Option('--table <name>', 'the checkpoint table (default: stack output CheckpointTableName)').env('BACKFILL_CHECKPOINT_TABLE'));
+
+steerTarget(program.command('pause').description('stop the senders taking chunks (in-flight chunks finish; the rest wait in the queue); `resume` lifts it')).action(
+  async (o) => {
+    const { pauseSenders, resolveTarget } = await import('./steer');
+    const s = await pauseSenders(await resolveTarget(o, ['mappingId']));
+    console.log(`senders paused (event source ${s.state}); chunks wait in the queue. \`backfill resume\` lifts the pause.`);
+  },
+);
+
+steerTarget(program.command('cancel').description('cancel one file: its remaining chunks are skipped, its report says cancelled').argument('<file>', 'file id or s3://bucket/key')).action(
+  async (file: string, o) => {
+    const { cancelFile, resolveTarget } = await import('./steer');
+    const c = await cancelFile(await resolveTarget(o, ['table']), file);
+    console.log(`${c.uri} (${c.fileId}): cancelled; senders skip its remaining chunks and its report will say cancelled`);
+  },
+);
+
+steerTarget(program.command('set').description('change the events-per-minute budget and the sender concurrency of the running stack'))
+  .option('--events-per-minute <n>', 'events per minute for all senders together (0: no budget)', (v: string) => (v === '0' ? 0 : positiveInt(v)))
+  .option('--sender-concurrency <n>', 'at most N senders at once (2-1000)', positiveInt)
+  .action(async (o) => {
+    const { currentSettings, resolveTarget, setSettings } = await import('./steer');
+    const none = o.eventsPerMinute === undefined && o.senderConcurrency === undefined;
+    const target = await resolveTarget(o, none ? [] : [...(o.eventsPerMinute !== undefined ? ['table' as const] : []), ...(o.senderConcurrency !== undefined ? ['mappingId' as const] : [])]);
+    if (none) {
+      console.log(JSON.stringify(await currentSettings(target), null, 2));
+      return;
+    }
+    for (const line of await setSettings(target, { eventsPerMinute: o.eventsPerMinute, senderConcurrency: o.senderConcurrency })) console.log(line);
   });
 
 program.parseAsync(process.argv).catch((err: Error) => {

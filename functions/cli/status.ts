@@ -1,10 +1,13 @@
-import { readdir } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { awsClients } from '../adapters/aws/clients';
 import { DynamoCheckpoints } from '../adapters/aws/dynamo-checkpoints';
+import { chunkActivity, listFiles } from '../adapters/aws/manifests';
 import { FileCheckpoints } from '../adapters/local/file-checkpoints';
+import { DEFAULT_STALLED_AFTER_MS, stalled } from '../core/progress';
+import { duration, later, progressOf, type Progress } from '../core/rate';
 import { addStats, emptyStats, type ChunkStats } from '../core/report';
+import { importOf } from '../pipeline/metrics';
 import type { Checkpoints, Manifest } from '../pipeline/ports';
 import { formatSourceStatuses, sourceStatusFor } from '../sources/status';
 
@@ -12,10 +15,20 @@ export interface FileStatus {
   manifest: Manifest;
   totals: ChunkStats;
   reconciled: boolean;
+  progress: Progress;
+  /** Why the file counts as stalled (no progress for the threshold), if it does. */
+  stalled?: string;
 }
 
+export interface StatusOptions {
+  /** No progress for this long: stalled (default 30 min, as the stack's alarm). */
+  stalledAfterMs?: number;
+  now?: number;
+}
+
+
 /** Every file a local state dir knows, with its progress and totals so far. */
-export async function localStatus(stateDir: string): Promise<FileStatus[]> {
+export async function localStatus(stateDir: string, opts: StatusOptions = {}): Promise<FileStatus[]> {
   let names: string[];
   try {
     names = await readdir(stateDir);
@@ -24,57 +37,126 @@ export async function localStatus(stateDir: string): Promise<FileStatus[]> {
   }
   const out: FileStatus[] = [];
   for (const name of names.filter((n) => /^[0-9a-f]{32}\.json$/.test(n)).sort()) {
-    const cp = await FileCheckpoints.load(join(stateDir, name));
-    const s = await statusOf(cp, name.slice(0, -5));
-    if (s) out.push(s);
+    const path = join(stateDir, name);
+    const cp = await FileCheckpoints.load(path);
+    const manifest = await cp.getManifest();
+    if (!manifest) continue;
+    // The checkpoint file is rewritten on every done chunk: its time is the last progress.
+    const written = (await stat(path)).mtime.toISOString();
+    out.push(fileStatus(manifest, await cp.chunkStats(), later(manifest.updatedAt, written)!, opts));
   }
   return out;
 }
 
-/** Every file the deployed checkpoint table knows. */
-export async function deployedStatus(table: string): Promise<FileStatus[]> {
+/**
+ * Every file the deployed checkpoint table knows. Files are listed from the manifest index
+ * (one small entry per file, never a scan of the chunk rows); each file then costs one read
+ * of its manifest and one query of its own chunk rows.
+ */
+export async function deployedStatus(table: string, opts: StatusOptions = {}): Promise<FileStatus[]> {
   const { ddb } = awsClients();
   const cp = new DynamoCheckpoints(ddb, table);
-  const ids: string[] = [];
-  let start: Record<string, unknown> | undefined;
-  do {
-    const res = await ddb.send(
-      new ScanCommand({ TableName: table, FilterExpression: 'sk = :m', ExpressionAttributeValues: { ':m': 'manifest' }, ProjectionExpression: 'fileId', ExclusiveStartKey: start }),
-    );
-    for (const item of res.Items ?? []) ids.push(item.fileId as string);
-    start = res.LastEvaluatedKey;
-  } while (start);
   const out: FileStatus[] = [];
-  for (const id of ids) {
-    const s = await statusOf(cp, id);
-    if (s) out.push(s);
+  for (const { fileId } of await listFiles(ddb, table)) {
+    const manifest = await cp.getManifest(fileId);
+    if (!manifest) continue;
+    const { stats, lastDoneAt } = await chunkActivity(ddb, table, fileId);
+    out.push(fileStatus(manifest, stats, later(manifest.updatedAt, later(lastDoneAt, manifest.startedAt))!, opts));
   }
   return out.sort((a, b) => a.manifest.startedAt.localeCompare(b.manifest.startedAt));
 }
 
-async function statusOf(cp: Checkpoints, fileId: string): Promise<FileStatus | undefined> {
-  const manifest = await cp.getManifest(fileId);
-  if (!manifest) return undefined;
-  const totals = (await cp.chunkStats(fileId)).reduce(addStats, emptyStats());
+function fileStatus(manifest: Manifest, chunks: ChunkStats[], lastActivity: string, opts: StatusOptions): FileStatus {
+  const now = opts.now ?? Date.now();
+  const totals = chunks.reduce(addStats, emptyStats());
   const t = totals;
-  return { manifest, totals, reconciled: t.read === t.sent + t.rejected + t.filtered + t.duplicates };
+  const why = stalled({ ...manifest, updatedAt: lastActivity }, now, opts.stalledAfterMs ?? DEFAULT_STALLED_AFTER_MS);
+  return {
+    manifest,
+    totals,
+    reconciled: t.read === t.sent + t.rejected + t.filtered + t.duplicates,
+    // A stalled file has no ETA: its rate since the start says nothing about when it ends.
+    progress: why ? { ...progressOf(manifest, t.read, lastActivity, now), etaSeconds: undefined } : progressOf(manifest, t.read, lastActivity, now),
+    ...(why ? { stalled: why } : {}),
+  };
 }
 
-/** One block per file; the last line sums every file (the whole import). */
+export interface ImportStatus {
+  /** The folder the files were dropped in (the dashboard's Import dimension). */
+  import: string;
+  files: number;
+  finished: number;
+  stalled: number;
+  totals: ChunkStats;
+  recordsDone: number;
+  /** Known when every file of the import has finished splitting. */
+  recordsTotal?: number;
+  /** Sum of the rates of the files still going. */
+  recordsPerSecond?: number;
+  etaSeconds?: number;
+}
+
+/** Files grouped by import; the rate is what the unfinished files make together now. */
+export function byImport(files: FileStatus[]): ImportStatus[] {
+  const groups = new Map<string, FileStatus[]>();
+  for (const f of files) {
+    const k = importOf(f.manifest.file);
+    groups.set(k, [...(groups.get(k) ?? []), f]);
+  }
+  return [...groups].map(([name, fs]) => summarize(name, fs));
+}
+
+function summarize(name: string, fs: FileStatus[]): ImportStatus {
+  const going = fs.filter((f) => f.manifest.status !== 'reported' && !f.manifest.cancelled);
+  const totalKnown = fs.every((f) => f.progress.recordsTotal !== undefined);
+  const recordsDone = fs.reduce((n, f) => n + f.progress.recordsDone, 0);
+  const recordsTotal = totalKnown ? fs.reduce((n, f) => n + (f.manifest.cancelled ? f.progress.recordsDone : f.progress.recordsTotal!), 0) : undefined;
+  const rate = going.reduce((n, f) => n + (f.stalled ? 0 : (f.progress.recordsPerSecond ?? 0)), 0);
+  return {
+    import: name,
+    files: fs.length,
+    finished: fs.length - going.length,
+    stalled: fs.filter((f) => f.stalled).length,
+    totals: fs.map((f) => f.totals).reduce(addStats, emptyStats()),
+    recordsDone,
+    ...(recordsTotal !== undefined ? { recordsTotal } : {}),
+    ...(going.length && rate > 0 ? { recordsPerSecond: rate } : {}),
+    ...(going.length && rate > 0 && recordsTotal !== undefined ? { etaSeconds: Math.ceil((recordsTotal - recordsDone) / rate) } : {}),
+  };
+}
+
+export function stateOf(m: Manifest): string {
+  if (m.cancelled) return m.status === 'reported' ? 'cancelled' : 'cancelling';
+  return m.status === 'splitting' ? 'splitting' : m.status === 'reported' ? (m.error ? 'done with errors' : 'done') : 'sending';
+}
+
+/** One block per file, one line per import, the last line sums every file (the whole import). */
 export function formatStatus(files: FileStatus[]): string {
   if (!files.length) return 'no imports found';
   const lines: string[] = [];
-  let all = emptyStats();
-  for (const { manifest: m, totals: t } of files) {
-    all = addStats(all, t);
-    const state = m.status === 'splitting' ? 'splitting' : m.status === 'reported' ? (m.error ? 'done with errors' : 'done') : 'sending';
+  for (const f of files) {
+    const { manifest: m, totals: t, progress: p } = f;
     const chunks = m.chunks === undefined ? `${m.doneChunks} chunks done` : `${m.doneChunks}/${m.chunks} chunks`;
-    lines.push(`${m.file.uri} [${m.format}] ${state}, ${chunks}`);
+    lines.push(`${m.file.uri} [${m.format}] ${stateOf(m)}, ${chunks}${pace(p.recordsDone, p.recordsTotal, p.recordsPerSecond, p.etaSeconds)}`);
     lines.push(`  ${counts(t)}`);
+    if (f.stalled) lines.push(`  STALLED: ${f.stalled}`);
     if (m.error) lines.push(`  error: ${m.error}`);
   }
-  lines.push(`all ${files.length} files: ${counts(all)}`);
+  const imports = byImport(files);
+  if (imports.length > 1 || imports[0]!.files > 1) {
+    for (const i of imports) {
+      lines.push(
+        `import ${i.import}: ${i.finished}/${i.files} files finished${i.stalled ? `, ${i.stalled} STALLED` : ''}${pace(i.recordsDone, i.recordsTotal, i.recordsPerSecond, i.etaSeconds)}`,
+      );
+    }
+  }
+  lines.push(`all ${files.length} files: ${counts(files.map((f) => f.totals).reduce(addStats, emptyStats()))}`);
   return lines.join('\n');
+}
+
+function pace(done: number, total: number | undefined, rate: number | undefined, eta: number | undefined): string {
+  const of = total !== undefined ? `${done}/${total} records` : `${done} records`;
+  return `; ${of}${rate ? `, ${rate.toLocaleString('en-US')} records/s` : ''}${eta !== undefined ? `, ETA ${duration(eta)}` : ''}`;
 }
 
 function counts(t: ChunkStats): string {
@@ -89,4 +171,26 @@ function counts(t: ChunkStats): string {
 export async function pullSourcesText(where: { stateDir?: string; table?: string }): Promise<string | undefined> {
   const sources = await sourceStatusFor(where);
   return sources.length ? formatSourceStatuses(sources) : undefined;
+}
+
+/** The same, for scripts: every file, every import, the sums. */
+export function statusJson(files: FileStatus[]) {
+  const all = files.map((f) => f.totals).reduce(addStats, emptyStats());
+  return {
+    files: files.map((f) => ({
+      file: f.manifest.file.uri,
+      fileId: f.manifest.fileId,
+      import: importOf(f.manifest.file),
+      format: f.manifest.format,
+      state: stateOf(f.manifest),
+      startedAt: f.manifest.startedAt,
+      ...f.progress,
+      ...(f.stalled ? { stalled: f.stalled } : {}),
+      reconciled: f.reconciled,
+      records: f.totals,
+      ...(f.manifest.error ? { error: f.manifest.error } : {}),
+    })),
+    imports: byImport(files),
+    all: { files: files.length, stalled: files.filter((f) => f.stalled).length, records: all, reconciled: files.every((f) => f.reconciled) },
+  };
 }

@@ -1,3 +1,6 @@
+/** A file with no progress for this long is shown (and alarmed on) as stalled, unless told otherwise. */
+export const DEFAULT_STALLED_AFTER_MS = 30 * 60_000;
+
 /** What `stalled` reads of a file's manifest (pipeline's Manifest fits it; core imports nothing above it). */
 export interface ProgressView {
   status: 'splitting' | 'split' | 'reported';
@@ -6,6 +9,7 @@ export interface ProgressView {
   startedAt: string;
   updatedAt?: string;
   pause?: { chunk: number; hop: number; handedOver?: boolean };
+  cancelled?: boolean;
 }
 
 /**
@@ -14,7 +18,7 @@ export interface ProgressView {
  * split end, each chunk done.
  */
 export function stalled(m: ProgressView, now: number, afterMs: number): string | undefined {
-  if (m.status === 'reported') return undefined;
+  if (m.status === 'reported' || m.cancelled) return undefined;
   const last = m.updatedAt ?? m.startedAt;
   const since = Date.parse(last);
   if (!Number.isFinite(since) || now - since < afterMs) return undefined;

@@ -92,7 +92,7 @@ export interface FileReport {
   fileId: string;
   format: string;
   unit: RecordUnit;
-  status: 'complete' | 'failed';
+  status: 'complete' | 'failed' | 'cancelled';
   chunks: number;
   records: ChunkStats;
   /** read = sent + rejected + filtered + duplicates; false would mean a bug, never silently. */
@@ -100,15 +100,18 @@ export interface FileReport {
   /** Set when the file could not be read to the end (e.g. truncated gzip). */
   error?: string;
   rejectedReport?: string;
+  /** Cancelled: records of the file's chunks that were skipped unread. */
+  notRead?: number;
   startedAt: string;
   completedAt: string;
 }
 
-export function buildReport(input: Omit<FileReport, 'reconciled' | 'status'> & { error?: string }): FileReport {
+export function buildReport(input: Omit<FileReport, 'reconciled' | 'status'> & { error?: string; cancelled?: boolean }): FileReport {
+  const { cancelled, ...rest } = input;
   const r = input.records;
   return {
-    ...input,
-    status: input.error ? 'failed' : 'complete',
+    ...rest,
+    status: cancelled ? 'cancelled' : input.error ? 'failed' : 'complete',
     reconciled: r.read === r.sent + r.rejected + r.filtered + r.duplicates,
   };
 }

@@ -22,6 +22,7 @@ export async function finishFile(fileId: string, deps: { checkpoints: Checkpoint
     chunks: m.chunks,
     records: stats,
     ...(m.error ? { error: m.error } : {}),
+    ...(m.cancelled ? { cancelled: true, notRead: Math.max(0, (m.records ?? 0) - stats.read) } : {}),
     ...(stats.rejected ? { rejectedReport: deps.reports.rejectedLocation(m.file, fileId) } : {}),
     startedAt: m.startedAt,
     completedAt: new Date().toISOString(),

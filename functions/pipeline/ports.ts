@@ -28,6 +28,8 @@ export interface Manifest {
   startedAt: string;
   /** ISO time of the last progress: opened, split progress or pause, split end, a chunk done. */
   updatedAt?: string;
+  /** Set by `backfill cancel`: senders skip the file's remaining chunks. */
+  cancelled?: boolean;
 }
 
 /** A point between two chunks of a file, from which a split run can go on. */

@@ -4,9 +4,10 @@ import type { Format, TransformContext } from '../core/formats/types';
 import { onceItems, type OnceItem } from '../core/links';
 import { parseMapping } from '../core/mapping';
 import type { ChunkMessage } from '../core/messages';
-import { countByDay, countReasons, type ChunkStats } from '../core/report';
+import { countByDay, countReasons, emptyStats, type ChunkStats } from '../core/report';
 import { transformRecords, type RejectedRecord } from '../core/transform';
 import { finishFile } from './finish';
+import { METRIC, noMetrics, recordChunk, type MetricsPort } from './metrics';
 import type { Checkpoints, EventSink, IdentityLinks, Reports, SendResult, Staging } from './ports';
 
 export interface SendDeps {
@@ -18,9 +19,10 @@ export interface SendDeps {
   format(name: string): Format;
   /** Where the chunk came from, as the origin property shows it. */
   origin(msg: ChunkMessage): string;
+  metrics?: MetricsPort;
 }
 
-export type ChunkOutcome = { status: 'sent'; stats: ChunkStats } | { status: 'already-done' };
+export type ChunkOutcome = { status: 'sent'; stats: ChunkStats } | { status: 'already-done' } | { status: 'cancelled' };
 
 type Refusal = SendResult['rejected'][number];
 
@@ -33,6 +35,14 @@ export async function sendChunk(msg: ChunkMessage, deps: SendDeps): Promise<Chun
   if ((await deps.checkpoints.chunkStatus(msg.fileId, msg.chunk)) === 'done') {
     await finishFile(msg.fileId, deps);
     return { status: 'already-done' };
+  }
+  const started = Date.now();
+  // A cancelled file's chunks are closed unread, so its report comes out (status cancelled).
+  if ((await deps.checkpoints.getManifest(msg.fileId))?.cancelled) {
+    await deps.checkpoints.completeChunk(msg.fileId, msg.chunk, emptyStats());
+    (deps.metrics ?? noMetrics).add(METRIC.chunksCancelled, 1);
+    await finishFile(msg.fileId, deps);
+    return { status: 'cancelled' };
   }
   const ctx: TransformContext = { origin: deps.origin(msg), now: Date.now(), mapping: parseMapping(msg.mapping, `chunk ${msg.chunk}`) };
   const body = await deps.staging.get(msg.staged);
@@ -114,6 +124,7 @@ export async function sendChunk(msg: ChunkMessage, deps: SendDeps): Promise<Chun
     sentByDay: countByDay([...claimed.map((i) => i.event), ...result.events].filter((e) => !refusedBy.has(e.uuid))),
   };
   await deps.checkpoints.completeChunk(msg.fileId, msg.chunk, stats);
+  recordChunk(deps.metrics ?? noMetrics, msg.file, stats, Date.now() - started);
   // The body is not needed any more; if this fails, the staging lifecycle rule removes it later.
   await deps.staging.remove?.(msg.staged).catch(() => undefined);
   await finishFile(msg.fileId, deps);

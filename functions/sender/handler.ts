@@ -8,10 +8,13 @@ import { DynamoLinks } from '../adapters/aws/dynamo-links';
 import { S3Reports, S3Staging } from '../adapters/aws/s3';
 import { forgetApiKey, projectApiKey } from '../adapters/aws/secret';
 import { assertSupportedEnvironment, PostHogSink, SendError } from '../adapters/posthog-sink';
-import { BudgetExhausted, DynamoRateBudget } from '../adapters/rate-budget';
+import { BudgetExhausted } from '../adapters/rate-budget';
+import { ControlledRateBudget } from '../adapters/aws/control';
+import { EmfMetrics } from '../adapters/aws/emf-metrics';
 import { need, readEnv, type HandlerEnv } from '../config';
 import { formatByName } from '../core/formats';
 import { ChunkMessage } from '../core/messages';
+import { METRIC } from '../pipeline/metrics';
 import { sendChunk } from '../pipeline/send';
 
 export interface SenderOverrides {
@@ -34,7 +37,9 @@ export function createSender(env: HandlerEnv, overrides: SenderOverrides = {}) {
   const host = need(env, 'POSTHOG_HOST');
   const secretId = need(env, 'POSTHOG_API_KEY_SECRET');
   const links = new DynamoLinks(aws.ddb, need(env, 'ALIAS_TABLE'));
-  const budget = env.RATE_LIMIT_EVENTS > 0 ? new DynamoRateBudget(aws.ddb, env.CHECKPOINT_TABLE, env.RATE_LIMIT_EVENTS, env.RATE_WINDOW_MS) : undefined;
+  // The budget's size comes from the control row (`backfill set`), else RATE_LIMIT_EVENTS.
+  const budget = new ControlledRateBudget(aws.ddb, env.CHECKPOINT_TABLE, env.RATE_LIMIT_EVENTS, env.RATE_WINDOW_MS);
+  const metrics = EmfMetrics.forService('backfill-sender');
 
   const sendRecord = async (record: SQSRecord, deadline: number): Promise<void> => {
     const msg = ChunkMessage.parse(JSON.parse(record.body));
@@ -42,11 +47,12 @@ export function createSender(env: HandlerEnv, overrides: SenderOverrides = {}) {
     // other requests then stop at their next attempt instead of waiting.
     const gate: { retryAt?: number } = {};
     try {
-      await sendOne(msg, record, budget && rateGate(budget, gate, deadline));
+      await sendOne(msg, record, rateGate(budget, gate, deadline));
     } catch (err) {
       if (gate.retryAt !== undefined) return defer(msg, record, gate.retryAt);
       if (err instanceof SendError && err.causes.some((c) => [401, 403].includes((c as { status?: number }).status ?? 0))) forgetApiKey();
       // The message returns to the queue; after maxReceiveCount it moves to the DLQ.
+      metrics.add(METRIC.chunksFailed, 1);
       logger.error('chunk failed', { fileId: msg.fileId, chunk: msg.chunk, receiveCount: record.attributes.ApproximateReceiveCount, error: (err as Error).message });
       throw err;
     }
@@ -68,7 +74,7 @@ export function createSender(env: HandlerEnv, overrides: SenderOverrides = {}) {
     overrides.onDeferred?.({ fileId: msg.fileId, chunk: msg.chunk, delaySeconds, receiveCount });
   };
 
-  const sendOne = async (msg: ChunkMessage, record: SQSRecord, acquire: ((n: number) => Promise<void>) | undefined): Promise<void> => {
+  const sendOne = async (msg: ChunkMessage, record: SQSRecord, acquire: (n: number) => Promise<void>): Promise<void> => {
     const apiKey = await projectApiKey(aws.secrets, secretId);
     const bucket = msg.file.bucket ?? '';
     const outcome = await sendChunk(msg, {
@@ -80,7 +86,8 @@ export function createSender(env: HandlerEnv, overrides: SenderOverrides = {}) {
         apiKey,
         batchSize: env.BATCH_SIZE,
         inFlight: env.IN_FLIGHT,
-        ...(acquire ? { acquire } : {}),
+        acquire,
+        metrics,
         retries: env.POSTHOG_RETRIES,
         retryDelayMs: env.POSTHOG_RETRY_DELAY_MS,
         requestTimeoutMs: env.POSTHOG_TIMEOUT_MS,
@@ -88,6 +95,7 @@ export function createSender(env: HandlerEnv, overrides: SenderOverrides = {}) {
       links,
       format: formatByName,
       origin: (m) => m.file.uri,
+      metrics,
     });
     logger.info('chunk', {
       fileId: msg.fileId,
@@ -97,15 +105,19 @@ export function createSender(env: HandlerEnv, overrides: SenderOverrides = {}) {
     });
   };
 
-  return (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
+  return async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
     // Budget is waited for only while there is time left to send and checkpoint afterwards.
     const deadline = Date.now() + context.getRemainingTimeInMillis() - 2 * env.POSTHOG_TIMEOUT_MS;
-    return processPartialResponse(event, (r: SQSRecord) => sendRecord(r, deadline), processor, { context });
+    try {
+      return await processPartialResponse(event, (r: SQSRecord) => sendRecord(r, deadline), processor, { context });
+    } finally {
+      metrics.flush();
+    }
   };
 }
 
 /** The budget as one chunk's sink takes it: bounded by the deadline, closed once it ran out. */
-function rateGate(budget: DynamoRateBudget, gate: { retryAt?: number }, deadline: number) {
+function rateGate(budget: ControlledRateBudget, gate: { retryAt?: number }, deadline: number) {
   return async (events: number): Promise<void> => {
     if (gate.retryAt !== undefined) throw new BudgetExhausted(gate.retryAt);
     try {

@@ -3,11 +3,13 @@ import type { Context, S3Event } from 'aws-lambda';
 import { awsClients, type AwsCredentials } from '../adapters/aws/clients';
 import { invokeContinuation, type Continuation } from '../adapters/aws/continuation';
 import { DynamoCheckpoints } from '../adapters/aws/dynamo-checkpoints';
+import { EmfMetrics } from '../adapters/aws/emf-metrics';
 import { CONFIG_NAME, mappingFor } from '../adapters/aws/mapping-config';
 import { S3Reports, S3Source, S3Staging, stagingKey, WORK_PREFIX } from '../adapters/aws/s3';
 import { SqsChunkQueue } from '../adapters/aws/sqs';
 import { inflateFrom, limitsFrom, need, readEnv, type HandlerEnv } from '../config';
 import { decodeS3Key, fileIdentity } from '../core/identity';
+import { METRIC } from '../pipeline/metrics';
 import { splitFile, type SplitResult, type SplitStart } from '../pipeline/split';
 
 export type SplitterEvent = S3Event | { continuation: Continuation };
@@ -29,6 +31,7 @@ export function createSplitter(env: HandlerEnv, overrides: SplitterOverrides = {
   const checkpoints = new DynamoCheckpoints(aws.ddb, env.CHECKPOINT_TABLE);
   const queue = new SqsChunkQueue(aws.sqs, need(env, 'QUEUE_URL'));
   const limits = limitsFrom(env);
+  const metrics = EmfMetrics.forService('backfill-splitter');
   const continueWith =
     overrides.continueWith ??
     (async (c: Continuation, context: Context | undefined) => {
@@ -94,10 +97,12 @@ export function createSplitter(env: HandlerEnv, overrides: SplitterOverrides = {
     } else {
       logger.info('split', { key, fileId, format: result.format, chunks: result.chunks, records: result.records, queued: result.queued, skipped: result.skipped });
     }
+    metrics.add(result.pausedAt ? METRIC.splitHandOvers : METRIC.filesSplit, 1);
+    metrics.add(METRIC.chunksQueued, result.queued);
     return result;
   };
 
-  return async (event: SplitterEvent, context?: Context): Promise<SplitResult[]> => {
+  const run = async (event: SplitterEvent, context?: Context): Promise<SplitResult[]> => {
     if ('continuation' in event) {
       const { fromChunk, hop, takeover, ...rec } = event.continuation;
       return [await splitOne(rec, { fromChunk, hop, ...(takeover ? { takeover } : {}) }, context)];
@@ -111,6 +116,13 @@ export function createSplitter(env: HandlerEnv, overrides: SplitterOverrides = {
       results.push(await splitOne({ bucket: rec.s3.bucket.name, key, ...(o.versionId ? { versionId: o.versionId } : {}), ...(o.eTag ? { eTag: o.eTag } : {}) }, { fromChunk: 0, hop: 0 }, context));
     }
     return results;
+  };
+  return async (event: SplitterEvent, context?: Context): Promise<SplitResult[]> => {
+    try {
+      return await run(event, context);
+    } finally {
+      metrics.flush();
+    }
   };
 }
 

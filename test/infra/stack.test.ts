@@ -132,7 +132,7 @@ describe('CDK stack (offline synth, local esbuild)', () => {
 
   test('functions run on a current Node runtime with their own scoped roles', () => {
     const fns = template.findResources('AWS::Lambda::Function', { Properties: { Runtime: 'nodejs24.x' } });
-    assert.equal(Object.keys(fns).length, 2);
+    assert.equal(Object.keys(fns).length, 3); // splitter, sender, monitor
     const roles = template.findResources('AWS::IAM::Role', { Properties: { ManagedPolicyArns: Match.anyValue() } });
     // Only CDK's own bucket-notification helper carries a managed policy.
     assert.equal(Object.keys(roles).length, 1);

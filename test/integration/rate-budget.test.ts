@@ -45,7 +45,7 @@ describe('a rate budget shared by all senders, through DynamoDB', () => {
       RATE_WINDOW_MS: windowMs,
       POSTHOG_RETRIES: 4,
       POSTHOG_TIMEOUT_MS: timeoutMs,
-    }, { context: { eventsPerMinute: perWindow * 30 } }); // a budget in the template: the sender may re-queue (sqs:SendMessage)
+    });
     const { text, valid } = posthogRecords(2_400, { seed: 'rate' });
     const obj = await upload(stack.bucket, 'posthog/rate.jsonl', text);
     await stack.splitter()(s3Event(stack.bucket, 'posthog/rate.jsonl', obj));
