@@ -1,6 +1,6 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { z } from 'zod';
-import { awsClients } from '../adapters/aws/clients';
+import { awsClients, type AwsCredentials } from '../adapters/aws/clients';
 import { DynamoCheckpoints } from '../adapters/aws/dynamo-checkpoints';
 import { EmfMetrics } from '../adapters/aws/emf-metrics';
 import { chunkActivity, listFiles } from '../adapters/aws/manifests';
@@ -16,9 +16,9 @@ const MonitorEnv = z.object({ STALLED_AFTER_MS: z.coerce.number().int().positive
  * STALLED_AFTER_MS (the FilesStalled alarm watches it) and logs their ids. A stalled file has
  * no running Lambda that could report it, hence a check from outside.
  */
-export function createMonitor(env: HandlerEnv, afterMs = MonitorEnv.parse(process.env).STALLED_AFTER_MS) {
+export function createMonitor(env: HandlerEnv, afterMs = MonitorEnv.parse(process.env).STALLED_AFTER_MS, overrides: { credentials?: AwsCredentials } = {}) {
   const logger = new Logger({ serviceName: 'backfill-monitor' });
-  const aws = awsClients();
+  const aws = awsClients(overrides.credentials ? { credentials: overrides.credentials } : {});
   const checkpoints = new DynamoCheckpoints(aws.ddb, env.CHECKPOINT_TABLE);
   const metrics = EmfMetrics.forService('backfill-monitor');
 

@@ -11,8 +11,6 @@ import { deployedStatus } from '../../functions/cli/status';
 import { liftPause } from '../../functions/cli/steer';
 import type { FileReport } from '../../functions/core/report';
 import { createMonitor } from '../../functions/monitor/handler';
-import { createSender } from '../../functions/sender/handler';
-import { createSplitter } from '../../functions/splitter/handler';
 import { CaptureStandIn } from '../support/capture-stand-in';
 import { clients, createStack, drain, readJson, s3Event, upload, type Stack } from '../support/aws-env';
 import { emfOf } from '../support/emf';
@@ -67,10 +65,10 @@ describe('operating a deployed import: status, metrics, stalled files, pause, se
     const a = posthogRecords(600, { seed: 'a', badEvery: 50 });
     const b = posthogRecords(400, { seed: 'b' });
     const objA = await upload(stack.bucket, 'posthog/amplitude/a.jsonl', a.text);
-    await createSplitter(stack.env)(s3Event(stack.bucket, 'posthog/amplitude/a.jsonl', objA));
-    const { docs } = await emfOf(() => drain(stack.queueUrl, createSender(stack.env)));
+    await stack.splitter()(s3Event(stack.bucket, 'posthog/amplitude/a.jsonl', objA));
+    const { docs } = await emfOf(() => drain(stack.queueUrl, stack.sender()));
     const objB = await upload(stack.bucket, 'posthog/mixpanel/b.jsonl', b.text);
-    await createSplitter(stack.env)(s3Event(stack.bucket, 'posthog/mixpanel/b.jsonl', objB)); // split, not sent yet
+    await stack.splitter()(s3Event(stack.bucket, 'posthog/mixpanel/b.jsonl', objB)); // split, not sent yet
 
     // EMF: records by import, rejections by reason, capture answers by status, chunk timing.
     const sum = (name: string, pred: (d: Record<string, any>) => boolean = () => true) =>
@@ -113,10 +111,10 @@ describe('operating a deployed import: status, metrics, stalled files, pause, se
     assert.equal(waiting.progress.etaSeconds, undefined, 'no ETA for a stalled file');
     assert.equal(files.find((f) => f.manifest.file.key === 'posthog/amplitude/a.jsonl')!.stalled, undefined, 'a finished file is never stalled');
 
-    const fresh = await emfOf(() => createMonitor(stack.env, 30 * 60_000)());
+    const fresh = await emfOf(() => createMonitor(stack.env, 30 * 60_000, { credentials: stack.roles.monitor!.credentials })());
     assert.deepEqual(fresh.result, { active: 1, stalled: [] });
     assert.equal(fresh.docs[0]!.FilesStalled, 0);
-    const old = await emfOf(() => createMonitor(stack.env, 1)());
+    const old = await emfOf(() => createMonitor(stack.env, 1, { credentials: stack.roles.monitor!.credentials })());
     assert.deepEqual(old.result, { active: 1, stalled: [waiting.manifest.fileId] });
     assert.equal(old.docs[0]!.FilesStalled, 1);
     assert.equal(old.docs[0]!.service, 'backfill-monitor');
@@ -127,15 +125,15 @@ describe('operating a deployed import: status, metrics, stalled files, pause, se
     const key = 'posthog/amplitude/c.jsonl';
     const obj = await upload(stack.bucket, key, c.text);
     // Drain what is queued (b's chunks) first, so the next chunks on the queue are c's.
-    await drain(stack.queueUrl, createSender(stack.env));
-    await createSplitter(stack.env)(s3Event(stack.bucket, key, obj));
+    await drain(stack.queueUrl, stack.sender());
+    await stack.splitter()(s3Event(stack.bucket, key, obj));
     const before = capture.unique;
-    await drain(stack.queueUrl, createSender(stack.env), { batchSize: 1, maxRounds: 1 }); // one chunk goes
+    await drain(stack.queueUrl, stack.sender(), { batchSize: 1, maxRounds: 1 }); // one chunk goes
     assert.equal(capture.unique - before, 200);
 
     const out = await cli(['cancel', `s3://${stack.bucket}/${key}`], tableEnv());
     assert.match(out.stdout, /cancelled; senders skip its remaining chunks/);
-    const { docs } = await emfOf(() => drain(stack.queueUrl, createSender(stack.env)));
+    const { docs } = await emfOf(() => drain(stack.queueUrl, stack.sender()));
     assert.equal(capture.unique - before, 200, 'nothing more of the cancelled file was sent');
     assert.equal(docs.reduce((n, d) => n + (d.ChunksCancelled ?? 0), 0), 4);
 
