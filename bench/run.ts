@@ -16,10 +16,11 @@ const program = new Command()
   .option('--memory-mb <n>', 'uncompressed MB of the smaller memory run (the larger is 10x)', Number, 100)
   .option('--rtt-ms <n>', 'round trip the capture stand-in adds to every request, as a WAN link to PostHog would', Number, 50)
   .option('--no-memory', 'skip the memory runs')
+  .option('--pairs <n>', 'device↔user pairs in the sent-alias table case', Number, 10_000_000)
   .option('--no-cost', 'skip the cost model (needs moto)')
   .option('--only <sections>', 'comma list of: send,floor,split,memory,cost,startup,model')
   .option('--dir <dir>', 'where generated inputs are kept between runs', join(tmpdir(), 'posthog-backfill-bench'));
-const opts = program.parse().opts<{ mb: number; memoryMb: number; rttMs: number; memory: boolean; cost: boolean; only?: string; dir: string }>();
+const opts = program.parse().opts<{ mb: number; memoryMb: number; pairs: number; rttMs: number; memory: boolean; cost: boolean; only?: string; dir: string }>();
 const want = (s: string) => (opts.only ? opts.only.split(',').includes(s) : s !== 'memory' || opts.memory) && (s !== 'cost' || opts.cost);
 
 const STAND_IN = join(import.meta.dirname, 'stand-in.ts');
@@ -216,6 +217,11 @@ if (want('memory')) {
   target(ok('splitter'), `splitter: peak RSS flat across 10× input and ≤ 256 MB (max ${fmt(Math.max(...rss.splitter!))} MB)`);
   target(ok('local mode, heap capped'), `local mode (${CAP.join(' ')}): flat and ≤ 256 MB (max ${fmt(Math.max(...rss['local mode, heap capped']!))} MB)`);
   target(ok('local mode, default heap'), `local mode, default heap: flat and ≤ 256 MB (max ${fmt(Math.max(...rss['local mode, default heap']!))} MB)`);
+  // The local sent-alias table with a long history's worth of pairs, on disk.
+  const few = await run({ mode: 'pairs', pairs: opts.pairs / 10 });
+  const many = await run({ mode: 'pairs', pairs: opts.pairs });
+  row(`sent-alias table, pairs`, `${fmt(opts.pairs / 10)}: ${fmt(few.maxRssMb)} MB`, `${fmt(opts.pairs)}: ${fmt(many.maxRssMb)} MB`, `${fmt(perSec(opts.pairs, many.ms))}/s`);
+  target(many.maxRssMb <= 256, `local sent-alias table: ${fmt(opts.pairs)} pairs within 256 MB (${fmt(many.maxRssMb)} MB, ${fmt(many.ms / 1000, 1)} s)`);
 }
 
 if (want('startup')) {

@@ -15,6 +15,7 @@ import { S3Staging } from '../functions/adapters/aws/s3';
 import { DirReports } from '../functions/adapters/local/dir-reports';
 import { FileCheckpoints } from '../functions/adapters/local/file-checkpoints';
 import { FileLinks } from '../functions/adapters/local/file-links';
+import { linkKey } from '../functions/core/links';
 import { FileSource } from '../functions/adapters/local/file-source';
 import { MemoryStaging } from '../functions/adapters/local/memory';
 import { PostHogSink } from '../functions/adapters/posthog-sink';
@@ -30,7 +31,8 @@ import { transformRecords } from '../functions/core/transform';
 
 export type Job =
   | { mode: 'naive' | 'local' | 'sender' | 'parts'; file: string; host: string; inFlight?: number; workers?: number; workerScript?: string }
-  | { mode: 'floor' | 'split'; file: string };
+  | { mode: 'floor' | 'split'; file: string }
+  | { mode: 'pairs'; pairs: number };
 
 export interface Measured {
   mode: Job['mode'];
@@ -195,6 +197,29 @@ async function split(file: string): Promise<{ records: number; events: number }>
   return { records: res.records, events: 0 };
 }
 
+/**
+ * The local sent-alias table with many device↔user pairs: chunks of 500 new pairs claimed and
+ * confirmed one after another, as a long local import does; the table lives in a temp dir.
+ */
+async function pairs(n: number): Promise<{ records: number; events: number }> {
+  const dir = await mkdtemp(join(tmpdir(), 'bench-pairs-'));
+  try {
+    const links = await FileLinks.load(join(dir, 'sent-aliases.json'));
+    for (let i = 0, chunk = 0; i < n; i += 500, chunk++) {
+      const keys = Array.from({ length: Math.min(500, n - i) }, (_, j) => linkKey({ anon: `device-${i + j}`, user: `user-${(i + j) >> 1}` }));
+      const mine = await links.claim(keys, `bench#${chunk}`);
+      await links.confirm(mine, `bench#${chunk}`);
+    }
+    // Every pair once, ever: a second pass claims nothing.
+    const again = await links.claim([linkKey({ anon: 'device-0', user: 'user-0' })], 'other#0');
+    if (again.length || links.size !== n) throw new Error(`pairs: ${links.size} stored, ${again.length} claimed again`);
+    links.close();
+    return { records: n, events: n };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
 process.once('message', async (job: Job) => {
   const start = performance.now();
   const cpu0 = process.cpuUsage();
@@ -209,6 +234,7 @@ process.once('message', async (job: Job) => {
     c0 = s.cpu;
     out = { records: s.records, events: s.events, links: s.links, chunkMs: s.chunkMs, chunkRecords: s.chunkRecords };
   } else if (job.mode === 'parts') out = await parts(job.file, job.host);
+  else if (job.mode === 'pairs') out = await pairs(job.pairs);
   else if (job.mode === 'floor') out = floor(job.file);
   else out = await split(job.file);
   const cpu = process.cpuUsage(c0);

@@ -2,7 +2,7 @@ import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { Context } from 'aws-lambda';
 import { z } from 'zod';
-import { awsClients } from '../adapters/aws/clients';
+import { awsClients, type AwsCredentials } from '../adapters/aws/clients';
 import { buildSource, credentialsFromSecret, DeployedSource } from '../sources';
 import { S3Drop } from '../sources/drop';
 import type { RetryPolicy } from '../sources/http';
@@ -51,9 +51,9 @@ export interface PullerOutcome {
  * bucket, while time lasts; the splitter takes each object from its ObjectCreated event.
  * A run that finds another one holding the source's lock does nothing.
  */
-export function createPuller(env: PullerEnv, overrides: { retry?: RetryPolicy; now?: () => number } = {}) {
+export function createPuller(env: PullerEnv, overrides: { retry?: RetryPolicy; now?: () => number; credentials?: AwsCredentials } = {}) {
   const logger = new Logger({ serviceName: 'backfill-puller' });
-  const aws = awsClients();
+  const aws = awsClients(overrides.credentials ? { credentials: overrides.credentials } : {});
   const cfg = env.PULL_SOURCE;
   const store = new DynamoStateStore(aws.ddb, env.CHECKPOINT_TABLE);
   const drop = new S3Drop(aws.s3, env.DROP_BUCKET, env.DROP_PREFIX);

@@ -62,7 +62,8 @@ export async function runPull(o: PullOptions): Promise<PullResult> {
   try {
     const windows = planWindows(o.source, { from: o.from, to: o.to, watermark: state.watermark ? Date.parse(state.watermark) : undefined, startDate: o.startDate, now: now() });
     for (let i = 0; i < windows.length; i++) {
-      if (o.deadline !== undefined && now() >= o.deadline) {
+      // The deadline is the Lambda's, on the wall clock (`now` only places the windows).
+      if (o.deadline !== undefined && Date.now() >= o.deadline) {
         result.remaining = windows.length - i;
         break;
       }

@@ -3,7 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import { HeadObjectCommand, ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
 import { Readable } from 'node:stream';
 import { S3Drop } from '../../functions/sources/drop';
-import { CreateSecretCommand } from '@aws-sdk/client-secrets-manager';
+import { PutSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createPuller, PullerEnv } from '../../functions/puller/handler';
@@ -32,7 +32,8 @@ describe('scheduled pull → drop bucket → splitter → senders → capture, o
     capture = await new CaptureStandIn({ apiKey: API_KEY }).start();
     amp = await new AmplitudeExportStandIn().start();
     ph = await new PostHogQueryStandIn().start();
-    stack = await createStack(capture.url, API_KEY, { DROP_PREFIX: 'posthog/' });
+    // The puller Lambdas of these sources, from the template: each runs as its own role.
+    stack = await createStack(capture.url, API_KEY, { DROP_PREFIX: 'posthog/' }, { context: { sources: JSON.stringify(SOURCES()) } });
   });
   after(async () => {
     await Promise.all([capture?.stop(), amp?.stop(), ph?.stop()]);
@@ -42,17 +43,17 @@ describe('scheduled pull → drop bucket → splitter → senders → capture, o
   // The scheduled run's clock: half past the hour, so the planned windows do not shift mid-test.
   const hourNow = Math.floor(Date.now() / H) * H;
   const now = () => hourNow + H / 2;
+  // CDK context `sources` for the stack: one puller Lambda (and role, and secret) each.
+  const SOURCES = () => [
+    { name: 'amp', type: 'amplitude', baseUrl: amp.url, startDate: new Date(hourNow - 6 * H).toISOString(), schedule: 'rate(1 hour)', latenessHours: 0 },
+    ...['ph', 'ph-wrong'].map((name) => ({ name, type: 'posthog', projectId: 42, baseUrl: ph.url, startDate: new Date(hourNow - 3 * H).toISOString(), pageSize: 100, latenessHours: 0 })),
+  ];
 
-  async function pullerFor(source: Record<string, unknown>, secret: Record<string, string>) {
-    const s = await clients().secrets.send(new CreateSecretCommand({ Name: `pull-${source.name}-${Date.now()}`, SecretString: JSON.stringify(secret) }));
-    const env = PullerEnv.parse({
-      PULL_SOURCE: JSON.stringify(source),
-      PULL_SECRET: s.ARN!,
-      DROP_BUCKET: stack.bucket,
-      DROP_PREFIX: 'posthog/',
-      CHECKPOINT_TABLE: stack.env.CHECKPOINT_TABLE,
-    });
-    return createPuller(env, { retry: FAST, now });
+  async function pullerFor(name: string, secret: Record<string, string>) {
+    const role = Object.values(stack.roles).find((r) => r.env.PULL_SOURCE && (JSON.parse(r.env.PULL_SOURCE) as { name: string }).name === name)!;
+    // The credentials go into the source's own secret, as a user puts them after deploy.
+    await clients().secrets.send(new PutSecretValueCommand({ SecretId: role.env.PULL_SECRET, SecretString: JSON.stringify(secret) }));
+    return createPuller(PullerEnv.parse(role.env), { retry: FAST, now, credentials: role.credentials });
   }
 
   /** What S3 would do on each new object: an ObjectCreated event to the splitter. */
@@ -75,10 +76,7 @@ describe('scheduled pull → drop bucket → splitter → senders → capture, o
     amp.add(start, records.slice(0, 300));
     amp.add(start + H, records.slice(300, 700));
     amp.add(start + 3 * H, records.slice(700));
-    const puller = await pullerFor(
-      { name: 'amp', type: 'amplitude', baseUrl: amp.url, startDate: new Date(start).toISOString(), schedule: 'rate(1 hour)', latenessHours: 0 },
-      { apiKey: 'amp-key', secretKey: 'amp-secret' },
-    );
+    const puller = await pullerFor('amp', { apiKey: 'amp-key', secretKey: 'amp-secret' });
     // As the scheduler would invoke it; a second, overlapping run finds the lock taken.
     const outcomes = await Promise.all([puller({ source: 'amp' }, lambdaContext), puller({ source: 'amp' }, lambdaContext)]);
     assert.deepEqual(outcomes.map((o) => o.status).sort(), ['busy', 'pulled']);
@@ -111,8 +109,7 @@ describe('scheduled pull → drop bucket → splitter → senders → capture, o
     const start = hourNow - 3 * H;
     ph.events = posthogRows(250, start, 3);
     const before = capture.unique;
-    const source = { name: 'ph', type: 'posthog', projectId: 42, baseUrl: ph.url, startDate: new Date(start).toISOString(), pageSize: 100, latenessHours: 0 };
-    const puller = await pullerFor(source, { personalApiKey: 'phx_personal' });
+    const puller = await pullerFor('ph', { personalApiKey: 'phx_personal' });
     const out = await puller({ source: 'ph' }, lambdaContext);
     assert.deepEqual([out.status, out.windows, out.withData], ['pulled', 3, 3]);
     const keys = await splitAll('posthog/ph/');
@@ -122,7 +119,7 @@ describe('scheduled pull → drop bucket → splitter → senders → capture, o
     const report = await readJson<FileReport>(stack.bucket, `_backfill/reports/${keys[0]}.report.json`);
     assert.equal(report.format, 'posthog-export');
 
-    const wrong = await pullerFor({ ...source, name: 'ph-wrong' }, { personalApiKey: 'phx_wrong' });
+    const wrong = await pullerFor('ph-wrong', { personalApiKey: 'phx_wrong' });
     await assert.rejects(wrong({ source: 'ph-wrong' }, lambdaContext), /HTTP 401/);
     const [st] = (await sourceStatuses(store())).filter((s) => s.name === 'ph-wrong');
     assert.equal(st!.failing, true);

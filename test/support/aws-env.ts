@@ -33,6 +33,8 @@ export interface Role {
   policies: PolicyDocument[];
   /** The function's name (the splitter's continuation invokes it). */
   functionName: string;
+  /** Its environment in the template, resolved to the test resources. */
+  env: Record<string, string>;
 }
 
 export interface Stack {
@@ -78,7 +80,7 @@ export async function createStack(captureUrl: string, apiKey: string, overrides:
   const strict = strictLayer();
   const roles: Record<string, Role> = {};
   for (const r of Object.values(deployed.roles)) {
-    roles[r.name] = { credentials: r.credentials, policies: r.policies, functionName: r.functionName };
+    roles[r.name] = { credentials: r.credentials, policies: r.policies, functionName: r.functionName, env: r.env as Record<string, string> };
     strict?.register(r.credentials.accessKeyId, { role: r.name, policies: r.policies, secretArns: deployed.secretArns });
   }
   // The functions share one environment in the stack; the sender's and splitter's are merged.

@@ -112,11 +112,18 @@ export class StrictAws {
         }
       }
       res.writeHead(upRes.statusCode ?? 502, upRes.headers);
+      upRes.on('error', () => res.destroy());
       upRes.pipe(res);
     });
     up.on('error', (err) => {
       if (!res.headersSent) res.writeHead(502);
       res.end(String(err));
+    });
+    // A caller that goes away mid-request (an aborted upload) takes the upstream request with
+    // it, as AWS's own front end would: nothing is left waiting for a body that never comes.
+    req.on('error', () => up.destroy());
+    res.on('close', () => {
+      if (!res.writableFinished) up.destroy();
     });
     if (body) up.end(body);
     else req.pipe(up);

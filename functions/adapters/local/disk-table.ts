@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, fstatSync, openSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
 
 // A hash table in a file: 16-byte keys (a digest of the caller's key) to 15-byte values, open
 // addressing with linear probing, slots of 32 bytes read and written in place. Memory stays
@@ -48,6 +49,7 @@ export class DiskTable {
   }
 
   private static create(path: string, capacity: number): DiskTable {
+    mkdirSync(dirname(path), { recursive: true });
     const fd = openSync(path, 'w+');
     // A sparse file: the slots read as zeros (empty) until written.
     writeSync(fd, Buffer.alloc(1), 0, 1, HEADER + capacity * SLOT - 1);

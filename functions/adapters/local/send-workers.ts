@@ -62,7 +62,6 @@ export class SendWorkers {
       };
       worker.on('error', die);
       worker.on('exit', (code) => die(new Error(`send worker exited (${code})`)));
-      worker.unref();
       this.slots.push(slot);
     }
   }
