@@ -29,6 +29,7 @@ program
   .option('--batch-size <n>', 'events per /batch/ request', positiveInt)
   .option('--attempts <n>', 'tries per chunk before stopping', positiveInt, 5)
   .option('--events-per-minute <n>', 'send at most this many events per minute', positiveInt)
+  .option('--workers <n>', 'threads that transform and send chunks when posting (default: one per core)', positiveInt)
   .option('--no-progress', 'no progress bar')
   .action(async (file: string, o) => {
     if (o.host && o.out) throw new InvalidArgumentError('give --host or --out, not both');
@@ -47,6 +48,7 @@ program
       limits,
       attempts: o.attempts,
       eventsPerMinute: o.eventsPerMinute,
+      ...(o.workers ? { workers: o.workers } : {}),
       retryDelayMs: 1000,
       progress: Boolean(o.progress) && Boolean(process.stderr.isTTY),
     });

@@ -11,7 +11,7 @@ export interface ChunkStats {
   duplicates: number;
   /** Events posted (a record may become more than one event). */
   events: number;
-  /** Events sent without a timestamp: PostHog stamps them with the time of ingestion. */
+  /** Events whose record had no timestamp: sent at the import's start, frozen when the file was split. */
   noTimestamp: number;
   /** Device-to-user links sent (each pair once, ever). */
   links: number;
