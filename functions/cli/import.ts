@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
-import { availableParallelism } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import type { SingleBar } from 'cli-progress';
 import { FileCheckpoints } from '../adapters/local/file-checkpoints';
@@ -37,8 +36,8 @@ export interface ImportOptions {
   /** Chunks being sent at once when posting (default 2 per worker); an --out file always takes one. */
   chunksInFlight?: number;
   /**
-   * Threads that transform and send chunks when posting (default: one per core). 1 sends in
-   * this thread. An --out file is written in chunk order by this thread.
+   * Threads that transform and send chunks when posting (default 1: this thread). An --out file
+   * is written in chunk order by this thread.
    */
   workers?: number;
   /** The send worker's script (default: send-worker beside this module). */
@@ -93,7 +92,9 @@ export async function importFile(path: string, opts: ImportOptions): Promise<Imp
     checkpoints.trackOutput(() => ndjson!.size());
     sink = ndjson;
   }
-  const workers = sinkOptions ? (opts.workers ?? availableParallelism()) : 1;
+  // One thread unless asked: in the bench (README, Performance) more threads gained too little for
+  // the memory each worker costs.
+  const workers = sinkOptions ? (opts.workers ?? 1) : 1;
   if (sinkOptions && workers <= 1) {
     const { PostHogSink } = await import('../adapters/posthog-sink');
     sink = new PostHogSink({ ...sinkOptions, ...(budget ? { acquire: (n: number) => budget.acquire(n) } : {}) });

@@ -29,7 +29,7 @@ program
   .option('--batch-size <n>', 'events per /batch/ request', positiveInt)
   .option('--attempts <n>', 'tries per chunk before stopping', positiveInt, 5)
   .option('--events-per-minute <n>', 'send at most this many events per minute', positiveInt)
-  .option('--workers <n>', 'threads that transform and send chunks when posting (default: one per core)', positiveInt)
+  .option('--workers <n>', 'worker threads that transform and send chunks when posting (default 1; see Performance)', positiveInt)
   .option('--no-progress', 'no progress bar')
   .action(async (file: string, o) => {
     if (o.host && o.out) throw new InvalidArgumentError('give --host or --out, not both');
