@@ -1,7 +1,7 @@
 // `npm run bench`: measures the send path, the splitter and memory side by side in one run, on
 // files it generates, against a capture stand-in on loopback; then prices 10 M events.
 import { fork, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
@@ -10,6 +10,7 @@ import { writeAmplitudeFile } from './data';
 import { costModel, type CostInput } from './cost';
 import { limits, sendersFor, type ModelInput } from './pipeline-model';
 import type { Job, Measured } from './worker';
+import { DEFAULT_WORKERS } from '../functions/cli/import';
 
 const program = new Command()
   .option('--mb <n>', 'uncompressed MB of the file for the speed runs', Number, 100)
@@ -19,8 +20,9 @@ const program = new Command()
   .option('--pairs <n>', 'device↔user pairs in the sent-alias table case', Number, 10_000_000)
   .option('--no-cost', 'skip the cost model (needs moto)')
   .option('--only <sections>', 'comma list of: send,floor,split,memory,cost,startup,model')
+  .option('--before <rev>', 'also run local mode as of this git revision (extracted and bundled beside the inputs), side by side')
   .option('--dir <dir>', 'where generated inputs are kept between runs', join(tmpdir(), 'posthog-backfill-bench'));
-const opts = program.parse().opts<{ mb: number; memoryMb: number; pairs: number; rttMs: number; memory: boolean; cost: boolean; only?: string; dir: string }>();
+const opts = program.parse().opts<{ mb: number; memoryMb: number; pairs: number; rttMs: number; memory: boolean; cost: boolean; only?: string; dir: string; before?: string }>();
 const want = (s: string) => (opts.only ? opts.only.split(',').includes(s) : s !== 'memory' || opts.memory) && (s !== 'cost' || opts.cost);
 
 const STAND_IN = join(import.meta.dirname, 'stand-in.ts');
@@ -44,6 +46,33 @@ await build({
 });
 const CORES = availableParallelism();
 
+// --before REV: that revision's own bench worker, bundled the same way, so its local mode is
+// measured by the same harness in the same run ("before" and "after" side by side).
+const before = opts.before ? await prepareBefore(opts.before) : undefined;
+async function prepareBefore(rev: string): Promise<{ rev: string; worker: string }> {
+  const root = join(import.meta.dirname, '..');
+  const git = (...args: string[]) => {
+    const r = spawnSync('git', args, { cwd: root, encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`git ${args.join(' ')}: ${r.stderr}`);
+    return r.stdout.trim();
+  };
+  const short = git('rev-parse', '--short', rev);
+  const dir = join(opts.dir, `before-${short}`);
+  if (!existsSync(join(dir, 'bench', 'worker.ts'))) {
+    mkdirSync(dir, { recursive: true });
+    const tar = spawnSync('sh', ['-c', `git archive ${short} | tar -x -C "${dir}"`], { cwd: root, stdio: 'inherit' });
+    if (tar.status !== 0) throw new Error(`cannot extract ${short}`);
+  }
+  // Its own package.json may pin other versions; the comparison is of our code, so say so if they differ.
+  if (readFileSync(join(dir, 'package.json'), 'utf8') !== readFileSync(join(root, 'package.json'), 'utf8')) {
+    process.stderr.write(`note: ${short}'s package.json differs; it runs with this checkout's node_modules\n`);
+  }
+  if (!existsSync(join(dir, 'node_modules'))) symlinkSync(join(root, 'node_modules'), join(dir, 'node_modules'));
+  const worker = join(opts.dir, `before-${short}-worker.cjs`);
+  await build({ entryPoints: [join(dir, 'bench', 'worker.ts')], bundle: true, platform: 'node', target: 'node20', format: 'cjs', outfile: worker, logLevel: 'error' });
+  return { rev: short, worker };
+}
+
 // BENCH_PROFILE=dir writes a CPU profile of each measured run there (node --cpu-prof).
 const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_PROFILE] : [];
 
@@ -53,8 +82,8 @@ function child(script: string, measured = false, flags: string[] = [], env: Node
   return fork(script, { execArgv, env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
 }
 
-function run(job: Job, flags: string[] = []): Promise<Measured> {
-  const c = child(WORKER, true, flags);
+function run(job: Job, flags: string[] = [], script = WORKER): Promise<Measured> {
+  const c = child(script, true, flags);
   return new Promise((resolve, reject) => {
     c.once('message', (m) => resolve(m as Measured));
     c.once('exit', (code) => code && reject(new Error(`${job.mode} worker exited ${code}`)));
@@ -127,34 +156,47 @@ if (want('send')) {
     const naive = await run({ mode: 'naive', file: file.path, host: standIn.url });
     const naiveAt = await standIn.stats();
     await standIn.reset();
-    // Local mode on 1, 2, … all cores (send worker threads), the last one being the default.
+    // Local mode with its send work in this thread (0) and in 1, 2, … all cores' worker threads.
     const scaling: Array<{ workers: number; rate: number; lost: number }> = [];
-    let local!: Measured;
-    let localAt!: Awaited<ReturnType<StandIn['stats']>>;
-    for (let workers = 1; workers <= CORES; workers++) {
-      local = await run({ mode: 'local', file: file.path, host: standIn.url, workers, workerScript: SEND_WORKER });
-      localAt = await standIn.stats();
+    for (let workers = 0; workers <= CORES; workers++) {
+      const local = await run({ mode: 'local', file: file.path, host: standIn.url, workers, workerScript: SEND_WORKER });
+      const at = await standIn.stats();
       await standIn.reset();
-      scaling.push({ workers, rate: perSec(local.events, local.ms), lost: local.events + (local.links ?? 0) - localAt.unique });
+      scaling.push({ workers, rate: perSec(local.events, local.ms), lost: local.events + (local.links ?? 0) - at.unique });
+    }
+    let was: { rate: number; lost: number } | undefined;
+    if (before) {
+      const b = await run({ mode: 'local', file: file.path, host: standIn.url }, [], before.worker);
+      const at = await standIn.stats();
+      await standIn.reset();
+      was = { rate: perSec(b.events, b.ms), lost: b.events + (b.links ?? 0) - at.unique };
     }
     const sent = await run({ mode: 'sender', file: file.path, host: standIn.url });
     const senderAt = await standIn.stats();
     await standIn.stop();
-    if (rtt === 0) sender = sent;
 
     const naiveRate = perSec(naiveAt.unique, naive.ms);
-    const localRate = perSec(local.events, local.ms);
+    const best = scaling.reduce((a, b) => (b.rate > a.rate ? b : a));
+    const dflt = scaling.find((sc) => sc.workers === DEFAULT_WORKERS)!;
     const senderRate = perSec(sent.events, sent.ms);
-    const localLost = local.events + (local.links ?? 0) - localAt.unique;
     const senderLost = sent.events + (sent.links ?? 0) - senderAt.unique;
+    const threads = (w: number) => (w ? `${w} send worker${w > 1 ? 's' : ''}` : 'send in the main thread');
     row(`1. send path, ${rtt} ms round trip`, 'events/s delivered', 'lost', 'ratio');
     row('naive posthog-node loop', fmt(naiveRate), `${fmt(naive.records - naiveAt.unique)} of ${fmt(naive.records)}`, '1.0×');
-    for (const sc of scaling) row(`local mode, ${sc.workers} send thread${sc.workers > 1 ? 's' : ''}`, fmt(sc.rate), fmt(sc.lost), `${fmt(sc.rate / naiveRate, 1)}×`);
+    if (was && before) row(`local mode before (${before.rev})`, fmt(was.rate), fmt(was.lost), `${fmt(was.rate / naiveRate, 1)}×`);
+    for (const sc of scaling) row(`local mode, ${threads(sc.workers)}${sc.workers === DEFAULT_WORKERS ? ' (default)' : ''}`, fmt(sc.rate), fmt(sc.lost), `${fmt(sc.rate / naiveRate, 1)}×`);
     row('sender core (chunks, send)', fmt(senderRate), fmt(senderLost), `${fmt(senderRate / naiveRate, 1)}×`);
-    if (rtt === 0) sendRate = localRate;
+    if (rtt === 0) {
+      sendRate = dflt.rate;
+      sender = sent;
+    }
+    const noneLost = scaling.every((sc) => sc.lost === 0);
+    if (was && before) {
+      target(best.rate >= 1.7 * was.rate && noneLost, `local mode on ${CORES} cores ≥ 1.7× local mode before (${before.rev}) at ${rtt} ms, nothing lost (${fmt(best.rate / was.rate, 2)}× with ${threads(best.workers)}; default ${fmt(dflt.rate / was.rate, 2)}×)`);
+    }
     const one = scaling[0]!;
-    target(localRate >= 1.7 * one.rate && scaling.every((sc) => sc.lost === 0), `local mode on ${CORES} cores ≥ 1.7× one thread at ${rtt} ms, nothing lost (${fmt(localRate / one.rate, 2)}×)`);
-    target(localRate >= 10 * naiveRate && localLost === 0 && senderLost === 0, `send path ≥ 10× the naive loop at ${rtt} ms, nothing lost (${fmt(localRate / naiveRate, 1)}×, we lost ${localLost + senderLost}, the naive loop ${fmt(naive.records - naiveAt.unique)})`);
+    verdicts.push(`note    ${rtt} ms: ${threads(best.workers)} ${fmt(best.rate / one.rate, 2)}× the main thread alone`);
+    target(dflt.rate >= 10 * naiveRate && dflt.lost === 0 && senderLost === 0, `send path ≥ 10× the naive loop at ${rtt} ms, nothing lost (${fmt(dflt.rate / naiveRate, 1)}×, we lost ${dflt.lost + senderLost}, the naive loop ${fmt(naive.records - naiveAt.unique)})`);
   }
 }
 
@@ -199,23 +241,26 @@ if (want('memory')) {
   const small = await input(opts.memoryMb);
   const large = await input(opts.memoryMb * 10);
   const standIn = await new StandIn().start();
-  // Local mode twice: with V8's default heap (which on a big machine collects lazily and keeps
-  // what it may), and with the heap capped as a 256 MB budget would have it.
-  const CAP = ['--max-old-space-size=96', '--max-semi-space-size=8'];
-  const rss: Record<string, number[]> = { splitter: [], 'local mode, default heap': [], 'local mode, heap capped': [] };
+  // Local mode as a user runs it (V8's default heap; the send workers size their own), and as of
+  // --before REV.
+  const rss: Record<string, number[]> = { splitter: [], 'local mode, default heap': [] };
+  const was = before ? `local mode before (${before.rev})` : undefined;
+  if (was) rss[was] = [];
   for (const f of [small, large]) {
     rss.splitter!.push((await run({ mode: 'split', file: f.path })).maxRssMb);
     await standIn.reset();
     rss['local mode, default heap']!.push((await run({ mode: 'local', file: f.path, host: standIn.url, workerScript: SEND_WORKER })).maxRssMb);
     await standIn.reset();
-    rss['local mode, heap capped']!.push((await run({ mode: 'local', file: f.path, host: standIn.url, workerScript: SEND_WORKER }, CAP)).maxRssMb);
+    if (was && before) {
+      rss[was]!.push((await run({ mode: 'local', file: f.path, host: standIn.url }, [], before.worker)).maxRssMb);
+      await standIn.reset();
+    }
   }
   await standIn.stop();
   row('4. peak RSS', `${fmt(small.rawMb)} MB raw`, `${fmt(large.rawMb)} MB raw`, 'growth');
   for (const [name, [a, b]] of Object.entries(rss)) row(name, `${fmt(a!)} MB`, `${fmt(b!)} MB`, `${fmt((b! / a!) * 100 - 100)} %`);
   const ok = (name: string) => rss[name]![1]! <= rss[name]![0]! * 1.25 && Math.max(...rss[name]!) <= 256;
   target(ok('splitter'), `splitter: peak RSS flat across 10× input and ≤ 256 MB (max ${fmt(Math.max(...rss.splitter!))} MB)`);
-  target(ok('local mode, heap capped'), `local mode (${CAP.join(' ')}): flat and ≤ 256 MB (max ${fmt(Math.max(...rss['local mode, heap capped']!))} MB)`);
   target(ok('local mode, default heap'), `local mode, default heap: flat and ≤ 256 MB (max ${fmt(Math.max(...rss['local mode, default heap']!))} MB)`);
   // The local sent-alias table with a long history's worth of pairs, on disk.
   const few = await run({ mode: 'pairs', pairs: opts.pairs / 10 });

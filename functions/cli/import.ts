@@ -7,7 +7,7 @@ import { DirReports } from '../adapters/local/dir-reports';
 import { FileLinks } from '../adapters/local/file-links';
 import { FileSource } from '../adapters/local/file-source';
 import { InProcessQueue, MemoryStaging } from '../adapters/local/memory';
-import { SendWorkers } from '../adapters/local/send-workers';
+import { SendWorkers, type WorkerHeap } from '../adapters/local/send-workers';
 import { NdjsonSink } from '../adapters/ndjson-sink';
 import type { PostHogSinkOptions } from '../adapters/posthog-sink';
 import type { RateBudget } from '../pipeline/ports';
@@ -36,10 +36,12 @@ export interface ImportOptions {
   /** Chunks being sent at once when posting (default 2 per worker); an --out file always takes one. */
   chunksInFlight?: number;
   /**
-   * Threads that transform and send chunks when posting (default 1: this thread). An --out file
-   * is written in chunk order by this thread.
+   * Worker threads that transform and send chunks when posting (0: this thread does it all). An
+   * --out file is written in chunk order by this thread.
    */
   workers?: number;
+  /** Each send worker's heap (see SendWorkers). */
+  workerHeap?: WorkerHeap;
   /** The send worker's script (default: send-worker beside this module). */
   workerScript?: string | URL;
   /** Attempts per chunk before the import stops (a re-run continues from there). */
@@ -53,9 +55,12 @@ export interface ImportResult {
   reportPath?: string;
   out?: string;
   alreadyDone: boolean;
-  /** Threads that sent chunks (1: this one). */
+  /** Worker threads that sent chunks (0: this thread). */
   workers: number;
 }
+
+/** Send worker threads when posting: see the README's Performance section for how it was chosen. */
+export const DEFAULT_WORKERS = 1;
 
 /**
  * One machine, the same core as the Lambdas: split into chunks, hand each to the sender through
@@ -92,10 +97,8 @@ export async function importFile(path: string, opts: ImportOptions): Promise<Imp
     checkpoints.trackOutput(() => ndjson!.size());
     sink = ndjson;
   }
-  // One thread unless asked: in the bench (README, Performance) more threads gained too little for
-  // the memory each worker costs.
-  const workers = sinkOptions ? (opts.workers ?? 1) : 1;
-  if (sinkOptions && workers <= 1) {
+  const workers = sinkOptions ? (opts.workers ?? DEFAULT_WORKERS) : 0;
+  if (sinkOptions && workers === 0) {
     const { PostHogSink } = await import('../adapters/posthog-sink');
     sink = new PostHogSink({ ...sinkOptions, ...(budget ? { acquire: (n: number) => budget.acquire(n) } : {}) });
   }
@@ -105,7 +108,13 @@ export async function importFile(path: string, opts: ImportOptions): Promise<Imp
   const origin = basename(abs);
   const pool = sink
     ? undefined
-    : new SendWorkers(opts.workerScript ?? sendWorkerScript(), workers, { sink: sinkOptions!, budget: Boolean(budget), reportsDir: reports.dir, origin }, { checkpoints, links, ...(budget ? { budget } : {}) });
+    : new SendWorkers(
+        opts.workerScript ?? sendWorkerScript(),
+        workers,
+        { sink: sinkOptions!, budget: Boolean(budget), reportsDir: reports.dir, origin },
+        { checkpoints, links, ...(budget ? { budget } : {}) },
+        opts.workerHeap,
+      );
   const sendDeps = { checkpoints, staging, reports, sink: sink!, links, format: formatByName, origin: () => origin };
   const consume = async (msg: ChunkMessage) => {
     const body = await staging.get(msg.staged);
@@ -131,18 +140,20 @@ export async function importFile(path: string, opts: ImportOptions): Promise<Imp
   bar?.start(st.size, 0);
   // Posting, two chunks per worker go at once (one is transformed while the other is on the
   // wire); an --out file is written in chunk order, one at a time.
-  const queue = new InProcessQueue(consume, opts.host ? (opts.chunksInFlight ?? 2 * workers) : 1);
+  const queue = new InProcessQueue(consume, opts.host ? (opts.chunksInFlight ?? 2 * Math.max(1, workers)) : 1);
   try {
     let result;
+    let resumed = 0;
+    const stagingKey = (id: string, i: number) => `${id}/${i}`;
     try {
-      result = await splitFile(file, fileId, source, async () => mapping, {
-        checkpoints,
-        staging,
-        queue,
-        reports,
-        limits: opts.limits,
-        stagingKey: (id, i) => `${id}/${i}`,
-      });
+      result = await splitFile(file, fileId, source, async () => mapping, { checkpoints, staging, queue, reports, limits: opts.limits, stagingKey });
+      // Split before, but chunks left undone (a run that stopped at its last chunks): their
+      // bodies were in the stopped run's memory, so they are cut again from the file and sent.
+      const m = await checkpoints.getManifest();
+      if (result.skipped === 'already-split' && m && m.status === 'split') {
+        const { requeuePending } = await import('../pipeline/resume');
+        resumed = (await requeuePending(m, { checkpoints, staging, queue, reports, openSource: async () => source, stagingKey, limits: opts.limits })).requeued;
+      }
     } catch (err) {
       await queue.drain().catch(() => undefined);
       throw err;
@@ -156,8 +167,8 @@ export async function importFile(path: string, opts: ImportOptions): Promise<Imp
       report,
       reportPath: join(opts.stateDir, 'reports', `${fileId}.report.json`),
       ...(out ? { out } : {}),
-      alreadyDone: result.skipped === 'already-split',
-      workers: pool ? workers : 1,
+      alreadyDone: result.skipped === 'already-split' && !resumed,
+      workers: pool ? workers : 0,
     };
   } finally {
     bar?.stop();

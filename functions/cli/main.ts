@@ -12,6 +12,12 @@ const positiveInt = (v: string) => {
   return n;
 };
 
+const wholeNumber = (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('must be a whole number');
+  return n;
+};
+
 const program = new Command('backfill').description('Import historical analytics exports into PostHog, exactly once.');
 
 program
@@ -29,7 +35,8 @@ program
   .option('--batch-size <n>', 'events per /batch/ request', positiveInt)
   .option('--attempts <n>', 'tries per chunk before stopping', positiveInt, 5)
   .option('--events-per-minute <n>', 'send at most this many events per minute', positiveInt)
-  .option('--workers <n>', 'worker threads that transform and send chunks when posting (default 1; see Performance)', positiveInt)
+  .option('--workers <n>', 'worker threads that transform and send chunks when posting; 0: all in the main thread (default 1; see Performance)', wholeNumber)
+  .option('--worker-heap-mb <n>', "each send worker's V8 old-generation heap in MB (default 192)", positiveInt)
   .option('--no-progress', 'no progress bar')
   .action(async (file: string, o) => {
     if (o.host && o.out) throw new InvalidArgumentError('give --host or --out, not both');
@@ -48,7 +55,8 @@ program
       limits,
       attempts: o.attempts,
       eventsPerMinute: o.eventsPerMinute,
-      ...(o.workers ? { workers: o.workers } : {}),
+      ...(o.workers !== undefined ? { workers: o.workers } : {}),
+      ...(o.workerHeapMb ? { workerHeap: { oldMb: o.workerHeapMb, youngMb: Number(process.env.XY ?? 12) } } : {}),
       retryDelayMs: 1000,
       progress: Boolean(o.progress) && Boolean(process.stderr.isTTY),
     });

@@ -86,6 +86,28 @@ describe('backfill import (local mode)', () => {
     assert.match(stdout, new RegExp(`read 1000 = sent ${valid} \\+ rejected 0 \\+ filtered 0 \\+ duplicates 0`));
   });
 
+  test('a run that stops at its last chunk, after the split finished, is completed by the next run (never "already imported")', async () => {
+    const dir = workdir();
+    const { text, valid } = posthogRecords(400, { seed: 'last-chunk' });
+    const input = join(dir, 'last.jsonl');
+    writeFileSync(input, text);
+    // Main thread, one chunk at a time: chunk 0 (two batches) goes through, chunk 1 fails; by
+    // then the whole file was cut and the manifest says split.
+    const o = opts(dir, { host: capture.url, apiKey: KEY, chunksInFlight: 1, workers: 0 });
+    const before = capture.unique;
+    // (Chunk 1's two batches go at once, each tried 4 times.)
+    capture.fail({ kind: 'pass' }, { kind: 'pass' }, ...Array.from({ length: 8 }, () => ({ kind: 'status' as const, status: 500 })));
+    await assert.rejects(importFile(input, o), /chunk 1 \(from line 201\) failed 1 times/);
+    assert.equal(capture.unique - before, 200, 'the fault stopped the last chunk');
+
+    const res = await importFile(input, o);
+    assert.equal(res.alreadyDone, false);
+    assert.equal(capture.unique - before, valid);
+    assert.equal(res.report?.records.sent, valid);
+    assert.equal(res.report?.reconciled, true);
+    assert.equal((await importFile(input, o)).alreadyDone, true);
+  });
+
   test('with two chunks in flight, a failure stops the run and a re-run completes it exactly', async () => {
     const dir = workdir();
     const { text, valid } = posthogRecords(3_000, { seed: 'inflight' });

@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { importFile, type ImportOptions } from '../../functions/cli/import';
+import { DEFAULT_WORKERS, importFile, type ImportOptions } from '../../functions/cli/import';
 import { Limits } from '../../functions/core/settings';
 import { CaptureStandIn } from '../support/capture-stand-in';
 import { amplitudeRecords, amplitudeZip } from '../support/vendors';
@@ -25,13 +25,13 @@ describe('local mode on several threads', () => {
   });
   after(() => capture.stop());
 
-  test('two send workers deliver exactly what one thread does: same uuids, links once, same report', async () => {
+  test('two send workers deliver exactly what the main thread alone does: same uuids, links once, same report', async () => {
     const { records, pairs } = amplitudeRecords(1_200);
     const input = join(mkdtempSync(join(tmpdir(), 'workers-in-')), 'export.zip');
     writeFileSync(input, await amplitudeZip(records, 300));
 
-    const one = await importFile(input, opts({ host: capture.url, apiKey: KEY, workers: 1 }));
-    assert.equal(one.workers, 1);
+    const one = await importFile(input, opts({ host: capture.url, apiKey: KEY, workers: 0 }));
+    assert.equal(one.workers, 0);
     // A link's timestamp is that of the chunk that claims it first, which depends on timing
     // when chunks run at once; everything else must be identical.
     const shape = (e: { event: string; timestamp?: string }) => JSON.stringify({ ...e, properties: undefined, timestamp: e.event === '$identify' ? undefined : e.timestamp });
@@ -64,5 +64,27 @@ describe('local mode on several threads', () => {
     const byMinute = new Map<number, number>();
     for (const l of capture.log.slice(start)) byMinute.set(Math.floor(l.at / 60_000), (byMinute.get(Math.floor(l.at / 60_000)) ?? 0) + l.events);
     for (const n of byMinute.values()) assert.ok(n <= 100_000);
+  });
+
+  test('by default the chunks are sent by the default number of worker threads', async () => {
+    const { records } = amplitudeRecords(300);
+    const input = join(mkdtempSync(join(tmpdir(), 'workers-in-')), 'default.zip');
+    writeFileSync(input, await amplitudeZip(records, 300));
+    const res = await importFile(input, opts({ host: capture.url, apiKey: KEY }));
+    assert.equal(res.workers, DEFAULT_WORKERS);
+    assert.equal(res.report!.records.sent, 300);
+  });
+
+  test('a worker that runs out of its heap fails the import with what to do, never silently', async () => {
+    const { records } = amplitudeRecords(900);
+    const input = join(mkdtempSync(join(tmpdir(), 'workers-in-')), 'oom.zip');
+    writeFileSync(input, await amplitudeZip(records, 900));
+    // A heap far below one chunk's events (a 900-record chunk): every attempt runs out of it.
+    const big = opts({ host: capture.url, apiKey: KEY, workers: 1, workerHeap: { oldMb: 4, youngMb: 1 }, limits: Limits.parse({ chunkRecords: 900, batchSize: 900 }) });
+    await assert.rejects(importFile(input, big), /ran out of its 4 MB heap: run again with a larger --worker-heap-mb/);
+    // Nothing was marked done: the same command with room enough sends everything.
+    const again = await importFile(input, { ...big, workerHeap: { oldMb: 192, youngMb: 12 } });
+    assert.equal(again.report!.records.sent, 900);
+    assert.equal(again.report!.reconciled, true);
   });
 });

@@ -9,6 +9,10 @@ export class MemoryStaging implements Staging {
     this.bodies.set(key, body);
   }
 
+  async exists(key: string): Promise<boolean> {
+    return this.bodies.has(key);
+  }
+
   async get(key: string): Promise<Buffer> {
     const body = this.bodies.get(key);
     if (!body) throw new Error(`no staged chunk ${key}`);
