@@ -103,16 +103,16 @@ export const amplitudeFormat: Format = {
  */
 function personProperties(props: Record<string, unknown>, r: Record<string, unknown>, ctx: TransformContext): void {
   const person: Record<string, unknown> = {};
-  const initial: Record<string, unknown> = {};
-  const user = isPlainObject(r.user_properties) ? cleanAmplitude(r.user_properties) : {};
+  let initial: Record<string, unknown> | undefined;
+  const user = isPlainObject(r.user_properties) ? cleanAmplitude(r.user_properties) : undefined;
   for (const k in user) {
     const name = k.startsWith('initial_') ? k.slice('initial_'.length) : undefined;
-    if (name && FIRST_TOUCH.has(name)) initial[`$initial_${name}`] = user[k];
+    if (name && FIRST_TOUCH.has(name)) (initial ??= {})[`$initial_${name}`] = user[k];
     else person[k] = user[k];
   }
   if (isPlainObject(r.group_properties)) Object.assign(person, cleanAmplitude(r.group_properties, true));
   personUpdate(props, person, ctx.mapping.personMode);
-  if (Object.keys(initial).length) props.$set_once = { ...initial, ...((props.$set_once as object | undefined) ?? {}) };
+  if (initial) props.$set_once = { ...initial, ...((props.$set_once as object | undefined) ?? {}) };
 }
 
 /**
