@@ -25,13 +25,13 @@ const EVENT_NAMES: Record<string, string> = {
 // Amplitude's session bookkeeping: not user actions (PostHog's importer drops them too).
 const SESSION_MARKERS = new Set(['session_start', 'session_end']);
 
-// Amplitude's first-touch user properties; PostHog keeps first touch as `$initial_<name>`.
-const FIRST_TOUCH = new Set([
+// Amplitude's first-touch user properties (`initial_<name>`); PostHog keeps first touch as `$initial_<name>`.
+const FIRST_TOUCH = new Map([
   'utm_source', 'utm_medium', 'utm_campaign', 'utm_term', 'utm_content', 'utm_id',
   'referrer', 'referring_domain',
   'gclid', 'gbraid', 'wbraid', 'gad_source', 'fbclid', 'dclid', 'msclkid', 'ttclid', 'twclid',
   'li_fat_id', 'rdt_cid', 'ko_click_id', 'igshid', 'mc_cid', 'epik', 'qclid', 'sccid',
-]);
+].map((name) => [`initial_${name}`, `$initial_${name}`]));
 
 /**
  * Amplitude Export API / S3 export records, mapped to what PostHog's own SDKs send (see the
@@ -106,8 +106,8 @@ function personProperties(props: Record<string, unknown>, r: Record<string, unkn
   let initial: Record<string, unknown> | undefined;
   const user = isPlainObject(r.user_properties) ? cleanAmplitude(r.user_properties) : undefined;
   for (const k in user) {
-    const name = k.startsWith('initial_') ? k.slice('initial_'.length) : undefined;
-    if (name && FIRST_TOUCH.has(name)) (initial ??= {})[`$initial_${name}`] = user[k];
+    const first = FIRST_TOUCH.get(k);
+    if (first) (initial ??= {})[first] = user[k];
     else person[k] = user[k];
   }
   if (isPlainObject(r.group_properties)) Object.assign(person, cleanAmplitude(r.group_properties, true));
