@@ -7,7 +7,7 @@ import { deriveUuid, isValidUuid } from '../uuid';
 import { buildEvent } from './build';
 import { amplitudeDevice, amplitudeGeo, cleanAmplitude, pageProperties } from './amplitude-fields';
 import { groupIdentifies, groupsOf } from './amplitude-groups';
-import type { Format, OnceEvent, TransformContext } from './types';
+import type { Format, FormatResult, OnceEvent, TransformContext } from './types';
 
 // Amplitude's own event names with a PostHog equivalent.
 const EVENT_NAMES: Record<string, string> = {
@@ -92,7 +92,9 @@ export const amplitudeFormat: Format = {
     const event = type === '$groupidentify' ? groupIdentifyRecord(once, props) : (EVENT_NAMES[type] ?? type);
     const main = buildEvent({ uuid, event, distinctId, timestamp, properties: props }, ctx);
     const links = userId && deviceId && userId !== deviceId ? [{ anon: deviceId, user: userId, timestamp }] : [];
-    return { events: [main], links, ...(once.length ? { once } : {}) };
+    const out: FormatResult = { events: [main], links };
+    if (once.length) out.once = once;
+    return out;
   },
 };
 
