@@ -16,8 +16,11 @@ export function parseTimestamp(value: unknown, now = Date.now()): string | Rejec
     ms = Math.abs(value) < 1e11 ? value * 1000 : value; // seconds below ~year 5138 in ms terms
   } else if (typeof value === 'string') {
     const fast = exactUtc(value);
-    if (fast !== undefined) ms = fast;
-    else {
+    if (fast !== undefined) {
+      // Already UTC digits: the text is the input's own, without a Date to format it.
+      if (fast - now <= MAX_FUTURE_MS) return `${value.slice(0, 10)}T${value.slice(11, 19)}.${String(((fast % 1000) + 1000) % 1000).padStart(3, '0')}Z`;
+      ms = fast;
+    } else {
       const slow = parseIso(value);
       if (typeof slow !== 'number') return slow;
       ms = slow;
