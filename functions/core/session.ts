@@ -5,9 +5,10 @@ const MIN_START_MS = 1e12;
 /** A session start this far after the event is a broken client clock, not a start. */
 const MAX_AHEAD_MS = 24 * 3600 * 1000;
 
-// Every event of a session asks for the same id: a bounded memo spares the hash (cleared when full).
+// Every event of a session asks for the same id: the last session of each scope is remembered,
+// which spares the hash for all but a session's first event (bounded: cleared when full).
 const MEMO_SIZE = 4_096;
-const memo = new Map<string, string>();
+const memo = new Map<string, { source: string; startMs: number; id: string }>();
 
 /**
  * PostHog's `$session_id` for a vendor session: a UUIDv7 whose 48-bit time part is the
@@ -19,13 +20,11 @@ const memo = new Map<string, string>();
 export function sessionUuid(source: string, scope: string, startMs: unknown, eventMs: number): string | undefined {
   if (!scope || typeof startMs !== 'number' || !Number.isInteger(startMs)) return undefined;
   if (startMs < MIN_START_MS || startMs > eventMs + MAX_AHEAD_MS) return undefined;
-  const key = `${source}\u0000${scope}\u0000${startMs}`;
-  let id = memo.get(key);
-  if (id === undefined) {
-    if (memo.size >= MEMO_SIZE) memo.clear();
-    id = v7(startMs, hash('sha256', key, 'hex'));
-    memo.set(key, id);
-  }
+  const last = memo.get(scope);
+  if (last && last.startMs === startMs && last.source === source) return last.id;
+  const id = v7(startMs, hash('sha256', `${source}\u0000${scope}\u0000${startMs}`, 'hex'));
+  if (memo.size >= MEMO_SIZE) memo.clear();
+  memo.set(scope, { source, startMs, id });
   return id;
 }
 
