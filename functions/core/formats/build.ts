@@ -22,8 +22,8 @@ export function buildEvent(
   const built = tagOrigin(applyPersonMode(e.properties, ctx.mapping.personMode), ctx.origin, ctx.mapping.originProperty);
   applyGeoipRule(built, e.geoipOptOut === true);
   // One copy, same keys in the same order: properties added one by one under computed names
-  // leave V8 a slow dictionary object past ~16 keys; the copy is a fast one, which both our size
-  // check and posthog-node serialize about twice as fast.
+  // leave V8 a slow dictionary object past ~16 keys; the copy is a fast one, which our size check
+  // and posthog-node each serialize in about 60 % of the time (and it costs less than it saves).
   const properties = { ...built };
   const event: PostHogEvent = { uuid: e.uuid, event: e.event, distinct_id: e.distinctId, properties };
   if (e.timestamp !== undefined) event.timestamp = e.timestamp;
