@@ -17,7 +17,7 @@ export function applyMapping(e: PostHogEvent, m: MappingConfig): PostHogEvent | 
     if (m.before && t >= Date.parse(m.before)) return { filtered: 'after_window' };
   }
   const p = m.properties;
-  if (!Object.keys(p.rename).length && !p.keep && !p.drop.length && !Object.keys(p.extra).length && event === e.event) return e;
+  if (isEmpty(p.rename) && !p.keep && !p.drop.length && isEmpty(p.extra) && event === e.event) return e;
   const keep = p.keep ? new Set(p.keep) : undefined;
   const drop = new Set(p.drop);
   const properties: Record<string, unknown> = {};
@@ -29,4 +29,10 @@ export function applyMapping(e: PostHogEvent, m: MappingConfig): PostHogEvent | 
   }
   Object.assign(properties, p.extra);
   return { ...e, event, properties };
+}
+
+// Runs per event: a key count without building a list of keys.
+function isEmpty(o: object): boolean {
+  for (const _ in o) return false;
+  return true;
 }

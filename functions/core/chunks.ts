@@ -154,6 +154,9 @@ function isBlank(line: Buffer): boolean {
  * line that is not valid UTF-8 is marked, not silently repaired with U+FFFD.
  */
 export function recordsOf(body: Buffer, firstLine: number): Array<{ n: number; text: string; invalidUtf8?: true }> {
+  // Nearly always the whole body is valid, and so is every line of it (a '\n' byte is never part
+  // of a multi-byte character): one decode, then lines cut from the text.
+  if (isUtf8(body)) return linesOf(body.toString('utf8'), firstLine);
   const out: Array<{ n: number; text: string; invalidUtf8?: true }> = [];
   let n = firstLine;
   let start = 0;
@@ -168,4 +171,30 @@ export function recordsOf(body: Buffer, firstLine: number): Array<{ n: number; t
     start = end + 1;
   }
   return out;
+}
+
+/** `recordsOf` for a body known to be valid UTF-8, from its text. */
+function linesOf(text: string, firstLine: number): Array<{ n: number; text: string }> {
+  const out: Array<{ n: number; text: string }> = [];
+  let n = firstLine;
+  let start = 0;
+  while (start < text.length) {
+    let end = text.indexOf('\n', start);
+    if (end === -1) end = text.length;
+    let stop = end;
+    if (stop > start && text.charCodeAt(stop - 1) === 0x0d) stop--;
+    if (!isBlankText(text, start, stop)) out.push({ n, text: text.slice(start, stop) });
+    n++;
+    start = end + 1;
+  }
+  return out;
+}
+
+// The same blanks as `isBlank`: space, tab, CR, LF.
+function isBlankText(text: string, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) {
+    const c = text.charCodeAt(i);
+    if (c !== 0x20 && c !== 0x09 && c !== 0x0d && c !== 0x0a) return false;
+  }
+  return true;
 }

@@ -61,11 +61,11 @@ export function transformRecords(records: Iterable<RawRecord>, format: Format, c
     else if ('filtered' in res) {
       out.filtered[res.filtered] = (out.filtered[res.filtered] ?? 0) + 1;
       // A record the mapping filters still shows who is who: its links are kept (same person).
-      if (res.links) for (const l of res.links) out.links.push({ ...l, n });
+      if (res.links) for (const l of res.links) out.links.push(seenAt(l, n));
     } else {
       // Links and once-events hold whatever the record's own events: a duplicate shows the same.
-      if (res.links) for (const l of res.links) out.links.push({ ...l, n });
-      if (res.once) for (const o of res.once) out.once.push({ ...o, n });
+      if (res.links) for (const l of res.links) out.links.push(seenAt(l, n));
+      if (res.once) for (const o of res.once) out.once.push(seenAt(o, n));
       let fresh = 0;
       for (let i = 0; i < res.events.length; i++) {
         const e = res.events[i]!;
@@ -80,6 +80,12 @@ export function transformRecords(records: Iterable<RawRecord>, format: Format, c
     }
   }
   return out;
+}
+
+/** Marks what a record showed with its line, in place: formats build these fresh per record. */
+function seenAt<T extends object>(item: T, n: number): Seen<T> {
+  (item as Seen<T>).n = n;
+  return item as Seen<T>;
 }
 
 type Transformed = { events: PostHogEvent[]; bytes: number[]; links?: IdentityLink[]; once?: OnceEvent[] };
@@ -109,10 +115,11 @@ function transformOne(text: string, format: Format, ctx: TransformContext): Tran
     bytes.push(size);
   }
   // A record whose every event was filtered counts as filtered; links still hold (same person).
-  if (!events.length && rule) return { filtered: rule, ...(res.links?.length ? { links: res.links } : {}) };
+  const links = res.links?.length ? res.links : undefined;
+  if (!events.length && rule) return { filtered: rule, links };
   const once = res.once?.length ? checkOnce(res.once) : undefined;
   if (once && 'code' in once) return once;
-  return { events, bytes, ...(res.links?.length ? { links: res.links } : {}), ...(once ? { once } : {}) };
+  return { events, bytes, links, once };
 }
 
 // Once-events skip the mapping (a rename or allow list must not lose a `$groupidentify`), but

@@ -66,12 +66,7 @@ const MOBILE = new Set(['ios', 'ipados', 'android', 'tvos', 'watchos']);
 export function amplitudeDevice(props: Record<string, unknown>, r: Record<string, unknown>): void {
   const platform = typeof r.platform === 'string' ? r.platform.trim().toLowerCase() : '';
   if (platform === 'web') {
-    const os = webOsName(r.device_family, r.device_type, r.device_model);
-    put(props, '$browser', browserName(r.os_name, os));
-    put(props, '$browser_version', browserVersion(r.os_version));
-    put(props, '$os', os);
-    put(props, '$device_type', deviceTypeOf(os, r.device_family, r.device_type, r.device_model));
-    Object.assign(props, browserLanguage(r.language));
+    for (const [k, v] of webFields(r)) props[k] = v;
     put(props, '$app_version', r.version_name); // the browser SDK's appVersion option
   } else if (MOBILE.has(platform)) {
     const os = mobileOsName(r.os_name) ?? mobileOsName(r.platform);
@@ -97,6 +92,40 @@ export function amplitudeDevice(props: Record<string, unknown>, r: Record<string
   put(props, 'amplitude_device_family', r.device_family);
   put(props, 'amplitude_device_type', r.device_type);
   put(props, 'amplitude_device_brand', r.device_brand);
+}
+
+// Exports repeat a few browser, OS and language combinations, and naming one runs a dozen
+// regexes: each combination is named once (a bounded memo, cleared when full).
+const WEB_MEMO_SIZE = 1_000;
+const webMemo = new Map<string, Array<[string, unknown]>>();
+
+/** The web SDK's browser, OS, device type and language, as the properties to set, in order. */
+function webFields(r: Record<string, unknown>): Array<[string, unknown]> {
+  const key = memoKey([r.os_name, r.os_version, r.device_family, r.device_type, r.device_model, r.language]);
+  let fields = webMemo.get(key);
+  if (fields) return fields;
+  fields = [];
+  const os = webOsName(r.device_family, r.device_type, r.device_model);
+  for (const [k, v] of [
+    ['$browser', browserName(r.os_name, os)],
+    ['$browser_version', browserVersion(r.os_version)],
+    ['$os', os],
+    ['$device_type', deviceTypeOf(os, r.device_family, r.device_type, r.device_model)],
+  ] as const) {
+    if (v !== null && v !== undefined && v !== '') fields.push([k, v]); // as `put`
+  }
+  fields.push(...Object.entries(browserLanguage(r.language)));
+  if (webMemo.size >= WEB_MEMO_SIZE) webMemo.clear();
+  webMemo.set(key, fields);
+  return fields;
+}
+
+// The fields' values, told apart exactly as far as the namers read them: strings and numbers
+// by value, anything else (null, objects) as absent, which is all the namers see in it.
+function memoKey(values: unknown[]): string {
+  let key = '';
+  for (const v of values) key += typeof v === 'string' ? `s${v.length}:${v}` : typeof v === 'number' ? `n${v};` : '-';
+  return key;
 }
 
 /**

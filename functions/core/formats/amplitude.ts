@@ -7,7 +7,7 @@ import { deriveUuid, isValidUuid } from '../uuid';
 import { buildEvent } from './build';
 import { amplitudeDevice, amplitudeGeo, cleanAmplitude, pageProperties } from './amplitude-fields';
 import { groupIdentifies, groupsOf } from './amplitude-groups';
-import type { Format, OnceEvent, TransformContext } from './types';
+import type { Format, FormatResult, OnceEvent, TransformContext } from './types';
 
 // Amplitude's own event names with a PostHog equivalent.
 const EVENT_NAMES: Record<string, string> = {
@@ -25,13 +25,13 @@ const EVENT_NAMES: Record<string, string> = {
 // Amplitude's session bookkeeping: not user actions (PostHog's importer drops them too).
 const SESSION_MARKERS = new Set(['session_start', 'session_end']);
 
-// Amplitude's first-touch user properties; PostHog keeps first touch as `$initial_<name>`.
-const FIRST_TOUCH = new Set([
+// Amplitude's first-touch user properties (`initial_<name>`); PostHog keeps first touch as `$initial_<name>`.
+const FIRST_TOUCH = new Map([
   'utm_source', 'utm_medium', 'utm_campaign', 'utm_term', 'utm_content', 'utm_id',
   'referrer', 'referring_domain',
   'gclid', 'gbraid', 'wbraid', 'gad_source', 'fbclid', 'dclid', 'msclkid', 'ttclid', 'twclid',
   'li_fat_id', 'rdt_cid', 'ko_click_id', 'igshid', 'mc_cid', 'epik', 'qclid', 'sccid',
-]);
+].map((name) => [`initial_${name}`, `$initial_${name}`]));
 
 /**
  * Amplitude Export API / S3 export records, mapped to what PostHog's own SDKs send (see the
@@ -92,7 +92,9 @@ export const amplitudeFormat: Format = {
     const event = type === '$groupidentify' ? groupIdentifyRecord(once, props) : (EVENT_NAMES[type] ?? type);
     const main = buildEvent({ uuid, event, distinctId, timestamp, properties: props }, ctx);
     const links = userId && deviceId && userId !== deviceId ? [{ anon: deviceId, user: userId, timestamp }] : [];
-    return { events: [main], links, ...(once.length ? { once } : {}) };
+    const out: FormatResult = { events: [main], links };
+    if (once.length) out.once = once;
+    return out;
   },
 };
 
@@ -103,16 +105,16 @@ export const amplitudeFormat: Format = {
  */
 function personProperties(props: Record<string, unknown>, r: Record<string, unknown>, ctx: TransformContext): void {
   const person: Record<string, unknown> = {};
-  const initial: Record<string, unknown> = {};
-  const user = isPlainObject(r.user_properties) ? cleanAmplitude(r.user_properties) : {};
+  let initial: Record<string, unknown> | undefined;
+  const user = isPlainObject(r.user_properties) ? cleanAmplitude(r.user_properties) : undefined;
   for (const k in user) {
-    const name = k.startsWith('initial_') ? k.slice('initial_'.length) : undefined;
-    if (name && FIRST_TOUCH.has(name)) initial[`$initial_${name}`] = user[k];
+    const first = FIRST_TOUCH.get(k);
+    if (first) (initial ??= {})[first] = user[k];
     else person[k] = user[k];
   }
   if (isPlainObject(r.group_properties)) Object.assign(person, cleanAmplitude(r.group_properties, true));
   personUpdate(props, person, ctx.mapping.personMode);
-  if (Object.keys(initial).length) props.$set_once = { ...initial, ...((props.$set_once as object | undefined) ?? {}) };
+  if (initial) props.$set_once = { ...initial, ...((props.$set_once as object | undefined) ?? {}) };
 }
 
 /**

@@ -99,7 +99,8 @@ export const mixpanelFormat: Format = {
 function mixpanelProperties(p: Record<string, unknown>): Record<string, unknown> {
   const props: Record<string, unknown> = {};
   const firstTouch: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(p)) {
+  for (const k in p) {
+    const v = p[k];
     if (DROP.has(k) || v === null || v === undefined || v === '') continue;
     if (FIRST_TOUCH.has(k)) firstTouch[k] = v;
     else props[RENAMES[k] ?? k] = v;
