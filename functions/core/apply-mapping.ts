@@ -1,5 +1,6 @@
 import type { PostHogEvent } from './event';
 import type { MappingConfig } from './mapping';
+import { own } from './properties';
 
 /**
  * Applies the mapping config to one event: event and property renames, keep / drop lists,
@@ -8,7 +9,7 @@ import type { MappingConfig } from './mapping';
  * PostHog's own) or the origin property.
  */
 export function applyMapping(e: PostHogEvent, m: MappingConfig): PostHogEvent | { filtered: string } {
-  const event = m.events.rename[e.event] ?? e.event;
+  const event = own(m.events.rename, e.event) ?? e.event;
   if (m.events.allow && !m.events.allow.includes(event)) return { filtered: 'event_not_allowed' };
   if (m.events.deny.includes(event)) return { filtered: 'event_denied' };
   if (e.timestamp) {
@@ -22,7 +23,7 @@ export function applyMapping(e: PostHogEvent, m: MappingConfig): PostHogEvent | 
   const drop = new Set(p.drop);
   const properties: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(e.properties)) {
-    const name = p.rename[k] ?? k;
+    const name = own(p.rename, k) ?? k;
     if (drop.has(name)) continue;
     if (keep && !name.startsWith('$') && name !== m.originProperty && !keep.has(name)) continue;
     properties[name] = v;

@@ -48,6 +48,14 @@ export function compact(obj: Record<string, unknown>): Record<string, unknown> {
 }
 
 /** Sets `key` unless the value is null, undefined or empty: `compact` without the copy. */
+/**
+ * `table[key]` for the table's own entries only: an event or property named `constructor` or
+ * `toString` must not pick up Object.prototype's functions from a lookup table.
+ */
+export function own<T>(table: Record<string, T>, key: string): T | undefined {
+  return Object.hasOwn(table, key) ? table[key] : undefined;
+}
+
 export function put(props: Record<string, unknown>, key: string, v: unknown): void {
   if (v !== null && v !== undefined && v !== '') props[key] = v;
 }

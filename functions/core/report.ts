@@ -39,24 +39,25 @@ export const dayOf = (timestamp: string | undefined): string => (timestamp ? tim
 
 /** Counts events by day and name. */
 export function countByDay(events: Iterable<{ event: string; timestamp?: string }>): DayCounts {
-  const out: DayCounts = {};
+  // Null-prototype: an event named `__proto__` or `constructor` is counted like any other.
+  const out: DayCounts = Object.create(null);
   for (const e of events) {
-    const day = (out[dayOf(e.timestamp)] ??= {});
+    const day = (out[dayOf(e.timestamp)] ??= Object.create(null));
     day[e.event] = (day[e.event] ?? 0) + 1;
   }
   return out;
 }
 
 export function addDayCounts(a: DayCounts | undefined, b: DayCounts | undefined): DayCounts {
-  const out: DayCounts = {};
-  for (const src of [a, b]) for (const [day, names] of Object.entries(src ?? {})) out[day] = addCounts(out[day] ?? {}, names);
+  const out: DayCounts = Object.create(null);
+  for (const src of [a, b]) for (const [day, names] of Object.entries(src ?? {})) out[day] = addCounts(out[day], names);
   return out;
 }
 
 export const emptyStats = (): ChunkStats => ({ read: 0, sent: 0, rejected: 0, filtered: 0, duplicates: 0, events: 0, noTimestamp: 0, links: 0, linksRefused: 0, onceEvents: 0, onceRefused: 0, byReason: {}, byFilter: {} });
 
-function addCounts(a: Record<string, number>, b: Record<string, number> | undefined): Record<string, number> {
-  const out = { ...a };
+function addCounts(a: Record<string, number> | undefined, b: Record<string, number> | undefined): Record<string, number> {
+  const out: Record<string, number> = Object.assign(Object.create(null), a);
   for (const [k, v] of Object.entries(b ?? {})) out[k] = (out[k] ?? 0) + v;
   return out;
 }

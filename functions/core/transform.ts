@@ -3,6 +3,7 @@ import type { Format, IdentityLink, OnceEvent, TransformContext } from './format
 import { applyMapping } from './apply-mapping';
 import { settleGeoip } from './formats/build';
 import { MAX_EVENT_BYTES } from './settings';
+import { MalformedText } from './uuid';
 
 /** One record of a chunk: its 1-based position in the file (or zip member) and its raw text. */
 export interface RawRecord {
@@ -97,7 +98,14 @@ function transformOne(text: string, format: Format, ctx: TransformContext): Tran
   } catch (err) {
     return reject('invalid_json', `not valid JSON (${(err as Error).message.replace(/ in JSON at.*$/, '').slice(0, 80)})`);
   }
-  const res = format.toEvents(value, ctx);
+  let res: ReturnType<Format['toEvents']>;
+  try {
+    res = format.toEvents(value, ctx);
+  } catch (err) {
+    // One record must never fail its whole chunk (it would be retried into the DLQ): whatever a
+    // format could not handle is this record's rejection, with the reason.
+    return reject(err instanceof MalformedText ? 'invalid_utf8' : 'invalid_record', `cannot be read: ${(err as Error).message.slice(0, 200)}`);
+  }
   if ('code' in res || 'filtered' in res) return res;
   const events: PostHogEvent[] = [];
   const bytes: number[] = [];

@@ -1,5 +1,4 @@
 import { hash } from 'node:crypto';
-import { v5 as uuidv5 } from 'uuid';
 
 // Fixed namespace: changing it would give every record a new uuid and break dedup on re-import.
 const NAMESPACE = '6f1c2a4e-3b7d-5e8f-9a0b-1c2d3e4f5a6b';
@@ -35,8 +34,9 @@ const SCRATCH = Buffer.alloc(64 * 1024);
 Buffer.from(NAMESPACE.replace(/-/g, ''), 'hex').copy(SCRATCH);
 
 function v5(name: string): string {
-  // The package refuses lone surrogates (encodeURIComponent throws): keep that, as it was.
-  if (!name.isWellFormed()) return uuidv5(name, NAMESPACE);
+  // Text with a lone UTF-16 surrogate is not Unicode (capture refuses it too): the record is
+  // rejected for it (transform turns this into its rejection), never hashed some lossy way.
+  if (!name.isWellFormed()) throw new MalformedText('a text field holds a lone UTF-16 surrogate, which is not valid Unicode');
   const len = 16 + Buffer.byteLength(name);
   let input: Buffer;
   if (len <= SCRATCH.length) {
@@ -47,4 +47,12 @@ function v5(name: string): string {
   const version = (5 << 4) | (Number.parseInt(h.slice(12, 14), 16) & 0x0f);
   const variant = 0x80 | (Number.parseInt(h.slice(16, 18), 16) & 0x3f);
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${version.toString(16)}${h.slice(14, 16)}-${variant.toString(16)}${h.slice(18, 20)}-${h.slice(20, 32)}`;
+}
+
+/** A record's text that cannot be made into an event as it stands. */
+export class MalformedText extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'MalformedText';
+  }
 }

@@ -2,6 +2,7 @@
  * PostHog's SDK vocabulary: the property values posthog-js, posthog-ios and posthog-android
  * send, for vendor values that mean the same thing under another spelling. Pure lookups.
  */
+import { own } from './properties';
 
 /** Mobile OS names as PostHog's mobile SDKs spell `$os_name` (and posthog-js `$os`). */
 const MOBILE_OS: Record<string, string> = {
@@ -16,7 +17,7 @@ const MOBILE_OS: Record<string, string> = {
 
 export function mobileOsName(v: unknown): string | undefined {
   if (typeof v !== 'string' || !v.trim()) return undefined;
-  return MOBILE_OS[v.trim().toLowerCase()] ?? v.trim();
+  return own(MOBILE_OS, v.trim().toLowerCase()) ?? v.trim();
 }
 
 /**
@@ -71,7 +72,7 @@ const BROWSERS: Record<string, string> = {
 /** A browser name as posthog-js reports it (Chrome and Firefox on iOS have their own names). */
 export function browserName(v: unknown, os: string | undefined): string | undefined {
   if (typeof v !== 'string' || !v.trim()) return undefined;
-  const name = BROWSERS[v.trim().toLowerCase()] ?? v.trim();
+  const name = own(BROWSERS, v.trim().toLowerCase()) ?? v.trim();
   if (os === 'iOS' && (name === 'Chrome' || name === 'Firefox')) return `${name} iOS`;
   return name;
 }

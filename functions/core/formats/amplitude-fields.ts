@@ -1,5 +1,5 @@
 import { countryCode, languageTag } from '../geo';
-import { isPlainObject, put } from '../properties';
+import { isPlainObject, own, put } from '../properties';
 import { browserLanguage, browserName, campaignParams, browserVersion, deviceTypeOf, mobileOsName, referringDomain, webOsName } from '../vocabulary';
 
 /** Amplitude's placeholder for "no value" (e.g. an initial_utm_medium never seen): not a value. */
@@ -48,7 +48,7 @@ export function pageProperties(props: Record<string, unknown>, ep: Record<string
     if (k === '[Amplitude] Page Location') props.$current_url = v;
     else if (k === '[Amplitude] Page URL') {
       if (ep['[Amplitude] Page Location'] === undefined) props.$current_url = v;
-    } else props[PAGE[k] ?? k] = v;
+    } else props[own(PAGE, k) ?? k] = v;
   }
   if (props.$referrer !== undefined && props.$referring_domain === undefined) put(props, '$referring_domain', referringDomain(props.$referrer));
   if (props.build !== undefined) props.$app_build = props.build;

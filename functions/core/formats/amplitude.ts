@@ -1,6 +1,6 @@
 import stringify from 'safe-stable-stringify';
 import { reject } from '../event';
-import { idOf, isPlainObject, personUpdate, put } from '../properties';
+import { idOf, isPlainObject, own, personUpdate, put } from '../properties';
 import { sessionUuid } from '../session';
 import { parseTimestamp } from '../timestamp';
 import { deriveUuid, isValidUuid } from '../uuid';
@@ -89,7 +89,7 @@ export const amplitudeFormat: Format = {
         : deriveUuid('amplitude', stringify(r) ?? '');
 
     const once: OnceEvent[] = groupIdentifies(groups, timestamp, ctx);
-    const event = type === '$groupidentify' ? groupIdentifyRecord(once, props) : (EVENT_NAMES[type] ?? type);
+    const event = type === '$groupidentify' ? groupIdentifyRecord(once, props) : (own(EVENT_NAMES, type) ?? type);
     const main = buildEvent({ uuid, event, distinctId, timestamp, properties: props }, ctx);
     const links = userId && deviceId && userId !== deviceId ? [{ anon: deviceId, user: userId, timestamp }] : [];
     const out: FormatResult = { events: [main], links };

@@ -1,7 +1,7 @@
 import stringify from 'safe-stable-stringify';
 import { reject } from '../event';
 import { countryName } from '../geo';
-import { idOf, isPlainObject, put } from '../properties';
+import { idOf, isPlainObject, own, put } from '../properties';
 import { deviceTypeOf } from '../vocabulary';
 import { parseTimestamp } from '../timestamp';
 import { deriveUuid } from '../uuid';
@@ -91,7 +91,7 @@ export const mixpanelFormat: Format = {
     const device = idOf(p.$device_id);
     const anon = device ? `$device:${device}` : '';
     const links = user && anon && user !== anon ? [{ anon, user, timestamp }] : [];
-    return { events: [buildEvent({ uuid, event: EVENT_NAMES[name] ?? name, distinctId, timestamp, properties: props }, ctx)], links };
+    return { events: [buildEvent({ uuid, event: own(EVENT_NAMES, name) ?? name, distinctId, timestamp, properties: props }, ctx)], links };
   },
 };
 
@@ -103,7 +103,7 @@ function mixpanelProperties(p: Record<string, unknown>): Record<string, unknown>
     const v = p[k];
     if (DROP.has(k) || v === null || v === undefined || v === '') continue;
     if (FIRST_TOUCH.has(k)) firstTouch[k] = v;
-    else props[RENAMES[k] ?? k] = v;
+    else props[own(RENAMES, k) ?? k] = v;
   }
   if (props.$app_build === undefined) put(props, '$app_build', p.$app_release);
   const mobile = typeof p.mp_lib === 'string' && MOBILE_LIBS.has(p.mp_lib);
