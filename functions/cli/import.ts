@@ -140,7 +140,7 @@ export async function importFile(path: string, opts: ImportOptions): Promise<Imp
   bar?.start(st.size, 0);
   // Posting, two chunks per worker go at once (one is transformed while the other is on the
   // wire); an --out file is written in chunk order, one at a time.
-  const queue = new InProcessQueue(consume, opts.host ? (opts.chunksInFlight ?? Number(process.env.XCPW ?? 2) * Math.max(1, workers)) : 1);
+  const queue = new InProcessQueue(consume, opts.host ? (opts.chunksInFlight ?? 2 * Math.max(1, workers)) : 1);
   try {
     let result;
     let resumed = 0;
