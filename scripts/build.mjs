@@ -34,6 +34,7 @@ const { metafile } = await build({
   logLevel: 'warning',
 });
 if (process.argv.includes('--analyze')) console.log(await analyzeMetafile(metafile));
+if (process.env.META) writeFileSync(process.env.META, JSON.stringify(metafile));
 
 // The stamp bin/backfill.mjs checks: when the build started and the source files it read. A
 // source changed since then means the build is stale (bin/ then runs the sources through tsx).
