@@ -1,9 +1,8 @@
 import { isUtf8 } from 'node:buffer';
 import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import { parse as parseCsv } from 'csv-parse';
-import { streamArray } from 'stream-json/streamers/stream-array.js';
-import yauzl from 'yauzl';
+// yauzl, csv-parse and stream-json load only when a zip, CSV or JSON array comes in (dynamic
+// imports below): an NDJSON import, the common case, starts without them.
 
 /** How records are numbered in reports: NDJSON lines, JSON array elements, or CSV data rows. */
 export type RecordUnit = 'line' | 'element' | 'row';
@@ -71,7 +70,8 @@ export async function* openParts(src: ByteSource, opts: DecodeOptions): AsyncGen
     return;
   }
   await head.stream[Symbol.asyncIterator]().return?.(); // the range reads below replace it
-  const zip = await yauzl.fromRandomAccessReaderPromise(new RangeReader(src), src.size, { lazyEntries: true, validateEntrySizes: true, autoClose: false });
+  const { default: yauzl } = await import('yauzl');
+  const zip = await yauzl.fromRandomAccessReaderPromise(rangeReader(yauzl, src), src.size, { lazyEntries: true, validateEntrySizes: true, autoClose: false });
   let total = 0;
   let skipping = opts.fromPart !== undefined;
   try {
@@ -108,13 +108,14 @@ export async function* openParts(src: ByteSource, opts: DecodeOptions): AsyncGen
 /** A member (or file) that is not data we can read at all; the rest of a zip goes on. */
 export class UnreadableMember extends Error {}
 
-class RangeReader extends yauzl.RandomAccessReader {
-  constructor(private readonly src: ByteSource) {
-    super();
+/** yauzl reads the zip through byte ranges of the source (its class comes with the lazily loaded module). */
+function rangeReader(yauzl: typeof import('yauzl'), src: ByteSource): import('yauzl').RandomAccessReader {
+  class RangeReader extends yauzl.RandomAccessReader {
+    override _readStreamForRange(start: number, end: number): Readable {
+      return src.range(start, end);
+    }
   }
-  override _readStreamForRange(start: number, end: number): Readable {
-    return this.src.range(start, end);
-  }
+  return new RangeReader();
 }
 
 /**
@@ -137,8 +138,8 @@ export async function decodeStream(raw: AsyncIterable<Buffer>, opts: DecodeOptio
   bytes = bom ? skipBytes(text.stream, 3) : text.stream;
 
   const first = await firstNonSpace(bytes);
-  if (first.byte === 0x5b /* [ */ && opts.csv !== 'always') return { unit: 'element', bytes: arrayToLines(first.stream) };
-  if (first.byte !== undefined && first.byte !== 0x7b /* { */ && opts.csv !== 'never') return { unit: 'row', bytes: csvToLines(first.stream, opts.delimiter ?? ',') };
+  if (first.byte === 0x5b /* [ */ && opts.csv !== 'always') return { unit: 'element', bytes: await arrayToLines(first.stream) };
+  if (first.byte !== undefined && first.byte !== 0x7b /* { */ && opts.csv !== 'never') return { unit: 'row', bytes: await csvToLines(first.stream, opts.delimiter ?? ',') };
   return { unit: 'line', bytes: first.stream, ...(gzipped ? {} : { sourceOffset: bom ? 3 : 0 }) };
 }
 
@@ -264,7 +265,8 @@ async function* linesOf(values: AsyncIterable<unknown>, pick: (v: unknown) => un
   if (batch.length) yield Buffer.from(`${batch.join('\n')}\n`);
 }
 
-function arrayToLines(source: AsyncIterable<Buffer>): AsyncIterable<Buffer> {
+async function arrayToLines(source: AsyncIterable<Buffer>): Promise<AsyncIterable<Buffer>> {
+  const { streamArray } = await import('stream-json/streamers/stream-array.js');
   const from = Readable.from(source, { objectMode: false });
   const elements = streamArray.withParserAsStream();
   from.on('error', (e) => elements.destroy(e));
@@ -272,7 +274,8 @@ function arrayToLines(source: AsyncIterable<Buffer>): AsyncIterable<Buffer> {
   return linesOf(elements, (v) => (v as { value: unknown }).value);
 }
 
-function csvToLines(source: AsyncIterable<Buffer>, delimiter: string): AsyncIterable<Buffer> {
+async function csvToLines(source: AsyncIterable<Buffer>, delimiter: string): Promise<AsyncIterable<Buffer>> {
+  const { parse: parseCsv } = await import('csv-parse');
   const from = Readable.from(source, { objectMode: false });
   // Rows keep their header names and string values; the csv format types them.
   const rows = parseCsv({ columns: true, bom: true, delimiter, relax_column_count: true, skip_empty_lines: true, trim: false });

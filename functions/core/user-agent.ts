@@ -1,4 +1,4 @@
-import { detectBrowser, detectBrowserVersion, detectDevice, detectDeviceType, detectOS } from '@posthog/core';
+import { detectBrowser, detectBrowserVersion, detectDevice, detectDeviceType, detectOS } from '@posthog/core/utils';
 
 /**
  * What posthog-js derives from a user agent, with posthog-js's own detector (@posthog/core,
