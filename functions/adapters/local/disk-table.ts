@@ -4,17 +4,22 @@ import { dirname } from 'node:path';
 import { PageCache } from './page-cache';
 
 // A hash table in a file: 16-byte keys (a digest of the caller's key) to 15-byte values, open
-// addressing with linear probing, slots of 32 bytes. Memory stays bounded whatever it holds: a
-// cache of 16 MB of pages in front of the file, and a journal beside it.
+// addressing with linear probing, slots of 32 bytes. Memory is bounded whatever it holds:
 //
-// A batch of keys (`update`) is looked up through the cache (one read per page not cached),
-// changed in the cached pages, and its changes appended to the journal (`<path>.log`, 32-byte
-// slot images) in one write before the call returns. Only then may changed pages reach the
-// table file (when the cache is over its bound, at a checkpoint, on close), so the file never
-// holds a change the journal lacks. Opening replays the journal over the file (each record
-// overwrites its key: replaying twice is harmless), then checkpoints: every cached page written,
-// the journal emptied. Like the table it replaced, nothing is fsynced: what a call wrote is in
-// the OS when it returns, and survives the process being killed (kill -9), not a power cut.
+// - a fingerprint of each slot (one byte; 0 = empty) while the table has at most 32 M slots
+//   (about 23 M keys), so a key that is not there is known absent, and its slot found, without
+//   reading the file; filled as pages are first read, or all at once when the table is built;
+// - the slots changed since they were last written (at most 128 Ki), written out together:
+//   neighbours within 64 KB of each other in one read and one write;
+// - a 4 MB cache of 1 KB pages for the rest (keys of a table too large to fingerprint, or a
+//   fingerprint that matches).
+//
+// Each batch of keys (`update`) appends its changes to a journal (`<path>.log`, 32-byte slot
+// images) in one write before the call returns; only then may they reach the table file, so the
+// file never holds a change the journal lacks. Opening replays the journal over the file (each
+// record overwrites its key: replaying twice is harmless), then checkpoints: the changed slots
+// written, the journal emptied. Like the table it replaced, nothing is fsynced: what a call wrote
+// is in the OS when it returns and survives the process being killed (kill -9), not a power cut.
 // The header's count is the count when the journal was last emptied; a journal record's last
 // byte says whether it added a key (2) or changed one (1), so a replay counts exactly.
 
@@ -27,10 +32,13 @@ export const VALUE_BYTES = 15;
 const USED = SLOT - 1;
 const MAX_LOAD = 0.7;
 const FIRST_CAPACITY = 1 << 14;
-const PAGE = 1024; // 32 slots: a read per key not cached, small enough to be cheap
+const PAGE = 1024;
 const SLOTS_PER_PAGE = PAGE / SLOT;
-const CACHE_PAGES = 16_384; // 16 MB
-const BATCH = 2048; // keys per journal write; a batch's pages stay cached until it is journaled
+const CACHE_PAGES = 4096;
+const FINGERPRINTED = 1 << 25; // slots: a 32 MB fingerprint array at most
+const CHANGED_MAX = 1 << 17; // changed slots held before they are written out (4 MB)
+const WINDOW = 2048; // slots (64 KB): changed slots this close are written by one read and one write
+const BATCH = 2048; // keys per journal write
 const JOURNAL_MAX = 8 << 20; // checkpoint past this: replay after a crash stays short
 const GROW_PAGE = 64 << 10; // growth writes the new table through a cache of larger pages
 const GROW_PAGES = 64;
@@ -38,11 +46,10 @@ const GROW_PAGES = 64;
 // sha256 already, as the sent-alias keys are) is its own digest, anything else is hashed.
 const DIGEST_SHA = 0;
 const DIGEST_HEX = 1;
-const HEX64 = /^[0-9a-f]{64}$/;
 
 export interface TableOptions {
-  /** Pages of 1 KB kept in memory (16,384 unless told). */
-  cachePages?: number;
+  /** Tables of more slots than this run without fingerprints (tests). */
+  fingerprinted?: number;
 }
 
 export class DiskTable {
@@ -52,10 +59,20 @@ export class DiskTable {
   private capacity: number;
   private count: number;
   private counted: number; // the count the journal starts from
-  private readonly cache: PageCache;
-  private readonly i32: Int32Array;
+  private readonly cache = new PageCache(-1, PAGE, CACHE_PAGES, 2 * BATCH, HEADER);
+  private readonly cached = new Int32Array(this.cache.arena.buffer, this.cache.arena.byteOffset, this.cache.arena.length >> 2);
+  private fingerprints: Uint8Array | undefined;
+  private known: Uint8Array | undefined; // pages whose fingerprints are filled in
+  private readonly changed = new Map<number, number>(); // slot -> record in `changes`
+  private readonly changes = Buffer.alloc((CHANGED_MAX + BATCH) * SLOT);
+  private readonly changesI32 = new Int32Array(this.changes.buffer, this.changes.byteOffset, this.changes.length >> 2);
+  private readonly unused: number[] = [];
   private readonly digest = Buffer.alloc(KEY);
   private readonly pending = Buffer.alloc(BATCH * SLOT);
+  private readonly pendingI32 = new Int32Array(this.pending.buffer, this.pending.byteOffset, this.pending.length >> 2);
+  // Where `find` left the record it found: a buffer and offset, or -1 for an empty slot.
+  private hit: Buffer = this.changes;
+  private hitAt = -1;
 
   private constructor(
     private readonly path: string,
@@ -63,14 +80,16 @@ export class DiskTable {
     capacity: number,
     count: number,
     private readonly digestKind: number,
-    cachePages: number,
+    private readonly fingerprinted: number,
+    empty: boolean,
   ) {
     this.fd = fd;
     this.capacity = capacity;
     this.count = count;
     this.counted = count;
-    this.cache = new PageCache(fd, PAGE, cachePages, 2 * BATCH, HEADER);
-    this.i32 = new Int32Array(this.cache.arena.buffer, this.cache.arena.byteOffset, this.cache.arena.length >> 2);
+    this.cache.reset(fd);
+    for (let r = CHANGED_MAX + BATCH - 1; r >= 0; r--) this.unused.push(r);
+    this.fingerprint(empty);
     this.log = openSync(`${path}.log`, 'a+');
     this.logBytes = fstatSync(this.log).size;
   }
@@ -95,7 +114,7 @@ export class DiskTable {
     }
     // A version-1 table is taken over as it is: its keys were hashed, so they stay hashed. Its
     // header says version 2 from now on, so the older code, which knows no journal, refuses it.
-    const t = new DiskTable(path, fd, capacity, h.readUInt32LE(12), version === 1 ? DIGEST_SHA : h[16]!, opts.cachePages ?? CACHE_PAGES);
+    const t = new DiskTable(path, fd, capacity, h.readUInt32LE(12), version === 1 ? DIGEST_SHA : h[16]!, opts.fingerprinted ?? FINGERPRINTED, false);
     if (version === 1) t.writeHeader();
     return t;
   }
@@ -105,7 +124,7 @@ export class DiskTable {
     const fd = openSync(path, 'w+');
     // A sparse file: the slots read as zeros (empty) until written.
     writeSync(fd, Buffer.alloc(1), 0, 1, HEADER + capacity * SLOT - 1);
-    const t = new DiskTable(path, fd, capacity, 0, digestKind, opts.cachePages ?? CACHE_PAGES);
+    const t = new DiskTable(path, fd, capacity, 0, digestKind, opts.fingerprinted ?? FINGERPRINTED, true);
     t.writeHeader();
     return t;
   }
@@ -140,24 +159,23 @@ export class DiskTable {
         for (let i = from; i < from + n; i++) {
           this.digestOf(keys[i]!);
           const slot = this.find(this.digest, 0);
-          const at = this.offsetOf(slot);
-          const arena = this.cache.arena;
-          const used = arena[at + USED] === 1;
-          const value = decide(i, used ? arena.subarray(at + KEY, at + KEY + VALUE_BYTES) : undefined);
+          const found = this.hitAt >= 0;
+          const value = decide(i, found ? this.hit.subarray(this.hitAt + KEY, this.hitAt + KEY + VALUE_BYTES) : undefined);
           if (!value) continue;
           if (value.length > VALUE_BYTES) throw new Error(`value over ${VALUE_BYTES} bytes`);
-          this.store(slot, at, this.digest, 0, value, !used);
-          arena.copy(this.pending, journaled * SLOT, at, at + SLOT);
-          this.pending[journaled * SLOT + USED] = used ? 1 : 2;
+          const at = this.store(slot, this.digest, 0, value, !found) >> 2;
+          const to = journaled * (SLOT >> 2);
+          for (let w = 0; w < SLOT >> 2; w++) this.pendingI32[to + w] = this.changesI32[at + w]!;
+          this.pending[journaled * SLOT + USED] = found ? 1 : 2;
           journaled++;
         }
       } finally {
-        this.journal(this.pending, journaled * SLOT); // what was changed before a throw, too
+        this.journal(journaled * SLOT); // what was changed before a throw, too
       }
     }
   }
 
-  /** Writes what is cached to the file and empties the journal. */
+  /** Writes every change to the file and empties the journal. */
   close(): void {
     this.checkpoint();
     closeSync(this.fd);
@@ -165,52 +183,123 @@ export class DiskTable {
   }
 
   private digestOf(key: string): void {
-    if (this.digestKind === DIGEST_HEX && key.length === 64 && HEX64.test(key)) this.digest.write(key.slice(0, KEY * 2), 0, KEY, 'hex');
-    else createHash('sha256').update(key).digest().copy(this.digest, 0, 0, KEY);
+    if (this.digestKind !== DIGEST_HEX || !hexDigest(key, this.digest)) createHash('sha256').update(key).digest().copy(this.digest, 0, 0, KEY);
   }
 
-  private offsetOf(slot: number): number {
-    const page = Math.floor(slot / SLOTS_PER_PAGE);
-    return this.cache.frame(page) + (slot % SLOTS_PER_PAGE) * SLOT;
-  }
-
-  // The slot holding the key at `k[o..o+16]`, or the empty slot where it would go.
+  // The slot holding the key at `k[o..o+16]` (its record left in hit/hitAt), or the empty slot
+  // where it would go (hitAt -1).
   private find(k: Buffer, o: number): number {
     const k0 = k.readInt32LE(o), k1 = k.readInt32LE(o + 4), k2 = k.readInt32LE(o + 8), k3 = k.readInt32LE(o + 12);
+    const fp = fingerprintOf(k1);
+    const prints = this.fingerprints;
     let slot = (k0 >>> 0) % this.capacity;
-    for (;;) {
-      const w = this.offsetOf(slot) >> 2;
-      const i32 = this.i32;
-      if (!(i32[w + 7]! >>> 24) || (i32[w] === k0 && i32[w + 1] === k1 && i32[w + 2] === k2 && i32[w + 3] === k3)) return slot;
-      slot = slot + 1 === this.capacity ? 0 : slot + 1;
+    for (;; slot = slot + 1 === this.capacity ? 0 : slot + 1) {
+      const page = Math.floor(slot / SLOTS_PER_PAGE);
+      if (prints && this.known![page]) {
+        const f = prints[slot]!;
+        if (f === 0) return this.empty(slot);
+        if (f !== fp) continue;
+      }
+      let words: Int32Array;
+      let w: number;
+      const r = this.changed.get(slot);
+      if (r !== undefined) {
+        words = this.changesI32;
+        w = r * (SLOT >> 2);
+        this.hit = this.changes;
+      } else {
+        const at = this.cache.frame(page);
+        if (prints && !this.known![page]) this.learn(page, at);
+        words = this.cached;
+        w = (at >> 2) + (slot % SLOTS_PER_PAGE) * (SLOT >> 2);
+        this.hit = this.cache.arena;
+      }
+      if (!(words[w + 7]! >>> 24)) return this.empty(slot);
+      if (words[w] === k0 && words[w + 1] === k1 && words[w + 2] === k2 && words[w + 3] === k3) {
+        this.hitAt = w << 2;
+        return slot;
+      }
     }
   }
 
-  private store(slot: number, at: number, k: Buffer, o: number, value: Buffer, added: boolean): void {
-    const arena = this.cache.arena;
-    arena.fill(0, at, at + SLOT);
-    k.copy(arena, at, o, o + KEY);
-    value.copy(arena, at + KEY);
-    arena[at + USED] = 1;
-    this.cache.dirty(Math.floor(slot / SLOTS_PER_PAGE));
+  private empty(slot: number): number {
+    this.hitAt = -1;
+    return slot;
+  }
+
+  // Fingerprints of a page just read (its slots are not among the changed ones: a slot changes
+  // only after a lookup, which learns its page first).
+  private learn(page: number, at: number): void {
+    const a = this.cache.arena;
+    for (let s = 0; s < SLOTS_PER_PAGE; s++) {
+      const o = at + s * SLOT;
+      this.fingerprints![page * SLOTS_PER_PAGE + s] = a[o + USED] ? fingerprintOf(a.readInt32LE(o + 4)) : 0;
+    }
+    this.known![page] = 1;
+  }
+
+  // Writes the record into the changed slots; returns its offset in `changes`.
+  private store(slot: number, k: Buffer, o: number, value: Buffer, added: boolean): number {
+    let r = this.changed.get(slot);
+    if (r === undefined) {
+      r = this.unused.pop()!;
+      this.changed.set(slot, r);
+    }
+    const at = r * SLOT;
+    const c = this.changes;
+    for (let j = 0; j < KEY; j++) c[at + j] = k[o + j]!;
+    for (let j = 0; j < VALUE_BYTES; j++) c[at + KEY + j] = j < value.length ? value[j]! : 0;
+    c[at + USED] = 1;
+    if (this.fingerprints) this.fingerprints[slot] = fingerprintOf(c.readInt32LE(at + 4));
     if (added) this.count++;
+    return at;
   }
 
   // The commit point of a batch: its slot images appended in one write. Only after it may the
-  // pages it changed be written to the table.
-  private journal(records: Buffer, bytes: number): void {
+  // slots it changed be written to the table.
+  private journal(bytes: number): void {
     if (bytes) {
-      writeSync(this.log, records, 0, bytes, this.logBytes);
+      writeSync(this.log, this.pending, 0, bytes, this.logBytes);
       this.logBytes += bytes;
     }
     if (this.logBytes >= JOURNAL_MAX) this.checkpoint();
-    else this.cache.trim();
+    else if (this.changed.size >= CHANGED_MAX) this.writeOut();
+  }
+
+  // The changed slots into the file, in order: a group within a window by one read and one
+  // write, a lone slot by one write. Cached pages get the same bytes.
+  private writeOut(): void {
+    if (!this.changed.size) return;
+    const slots = Float64Array.from(this.changed.keys()).sort();
+    const c = this.changes;
+    let window: Buffer | undefined;
+    for (let i = 0; i < slots.length; ) {
+      let j = i + 1;
+      while (j < slots.length && slots[j]! < slots[i]! + WINDOW) j++;
+      const first = slots[i]!;
+      if (j - i >= 3) {
+        const bytes = (slots[j - 1]! - first + 1) * SLOT;
+        window ??= Buffer.alloc(WINDOW * SLOT);
+        readSync(this.fd, window, 0, bytes, HEADER + first * SLOT);
+        for (let x = i; x < j; x++) {
+          const r = this.changed.get(slots[x]!)!;
+          c.copy(window, (slots[x]! - first) * SLOT, r * SLOT, (r + 1) * SLOT);
+        }
+        writeSync(this.fd, window, 0, bytes, HEADER + first * SLOT);
+      } else for (let x = i; x < j; x++) writeSync(this.fd, c, this.changed.get(slots[x]!)! * SLOT, SLOT, HEADER + slots[x]! * SLOT);
+      i = j;
+    }
+    for (const [slot, r] of this.changed) {
+      const page = this.cache.peek(Math.floor(slot / SLOTS_PER_PAGE));
+      if (page >= 0) c.copy(this.cache.arena, page + (slot % SLOTS_PER_PAGE) * SLOT, r * SLOT, (r + 1) * SLOT);
+      this.unused.push(r);
+    }
+    this.changed.clear();
   }
 
   // Every change is in the table file: the journal is no longer needed.
   private checkpoint(): void {
-    this.cache.flush();
-    this.cache.trim();
+    this.writeOut();
     this.counted = this.count;
     this.writeHeader();
     if (this.logBytes) {
@@ -219,24 +308,23 @@ export class DiskTable {
     }
   }
 
-  // The journal's whole records over the table (a torn last record never returned to a caller).
+  // The journal's whole records over the table (a torn last record was never returned to a caller).
   private replay(): void {
-    if (!this.logBytes) return;
-    const records = Buffer.alloc(Math.min(this.logBytes, BATCH * SLOT));
+    const records = Buffer.alloc(BATCH * SLOT);
     for (let pos = 0; pos + SLOT <= this.logBytes; ) {
       const got = readSync(this.log, records, 0, records.length, pos);
       const whole = Math.floor(got / SLOT);
+      if (!whole) break;
       this.reserve(whole);
       for (let r = 0; r < whole; r++) {
         const o = r * SLOT;
         const kind = records[o + USED];
         if (kind !== 1 && kind !== 2) return this.checkpoint(); // garbled: the end of what was written
         const slot = this.find(records, o);
-        this.store(slot, this.offsetOf(slot), records, o, records.subarray(o + KEY, o + KEY + VALUE_BYTES), kind === 2);
+        this.store(slot, records, o, records.subarray(o + KEY, o + KEY + VALUE_BYTES), kind === 2);
       }
       pos += whole * SLOT;
-      if (!whole) break;
-      this.cache.trim(); // journaled already
+      if (this.changed.size >= CHANGED_MAX) this.writeOut(); // journaled already
     }
     this.checkpoint();
   }
@@ -249,32 +337,42 @@ export class DiskTable {
     this.grow(capacity);
   }
 
-  // Rehashes into a larger table written beside this one and renamed over it. Every change is
-  // journaled here, so the cache is written out first. The journal stays: its records are in the
-  // new table too, and the header keeps the count the journal starts from, so replaying it over
-  // the new table (also in the middle of a replay) is exact.
+  // Fingerprints for this capacity, if it is small enough: all known for an empty table, else
+  // learnt page by page.
+  private fingerprint(empty: boolean): void {
+    const on = this.capacity <= this.fingerprinted;
+    this.fingerprints = on ? new Uint8Array(this.capacity) : undefined;
+    this.known = on ? new Uint8Array(this.capacity / SLOTS_PER_PAGE).fill(empty ? 1 : 0) : undefined;
+  }
+
+  // Rehashes into a larger table written beside this one and renamed over it, fingerprinting it
+  // on the way. Every change is journaled here, so they are written out first. The journal
+  // stays: its records are in the new table too, and the header keeps the count the journal
+  // starts from, so replaying it over the new table (also in the middle of a replay) is exact.
   private grow(capacity: number): void {
-    this.cache.flush();
+    this.writeOut();
     const next = `${this.path}.grow`;
     const fd = openSync(next, 'w+');
     writeSync(fd, Buffer.alloc(1), 0, 1, HEADER + capacity * SLOT - 1);
     const fresh = new Uint8Array(Math.ceil((capacity * SLOT) / GROW_PAGE));
     const into = new PageCache(fd, GROW_PAGE, GROW_PAGES, 4, HEADER, fresh);
     const ints = new Int32Array(into.arena.buffer, into.arena.byteOffset, into.arena.length >> 2);
+    const prints = capacity <= this.fingerprinted ? new Uint8Array(capacity) : undefined;
+    this.fingerprints = undefined; // the old one may go before the new table is filled
     const perPage = GROW_PAGE / SLOT;
     const block = Buffer.alloc(1 << 20);
     for (let base = 0; base < this.capacity; base += block.length / SLOT) {
       const got = readSync(this.fd, block, 0, Math.min(block.length, (this.capacity - base) * SLOT), HEADER + base * SLOT);
       for (let o = 0; o < got; o += SLOT) {
         if (block[o + USED] !== 1) continue;
-        const k0 = block.readInt32LE(o);
-        let slot = (k0 >>> 0) % capacity;
+        let slot = (block.readInt32LE(o) >>> 0) % capacity;
         for (;;) {
           const page = Math.floor(slot / perPage);
           const at = into.frame(page) + (slot % perPage) * SLOT;
           if (!(ints[(at >> 2) + 7]! >>> 24)) {
             block.copy(into.arena, at, o, o + SLOT);
             into.dirty(page);
+            if (prints) prints[slot] = fingerprintOf(block.readInt32LE(o + 4));
             break;
           }
           slot = slot + 1 === capacity ? 0 : slot + 1;
@@ -283,13 +381,14 @@ export class DiskTable {
       }
     }
     into.flush();
-    const h = this.header(capacity);
-    writeSync(fd, h, 0, HEADER, 0);
+    writeSync(fd, this.header(capacity), 0, HEADER, 0);
     closeSync(this.fd);
     renameSync(next, this.path);
     this.fd = fd;
     this.capacity = capacity;
     this.cache.reset(fd);
+    this.fingerprints = prints;
+    this.known = prints ? new Uint8Array(capacity / SLOTS_PER_PAGE).fill(1) : undefined;
   }
 
   private header(capacity = this.capacity): Buffer {
@@ -305,4 +404,25 @@ export class DiskTable {
   private writeHeader(): void {
     writeSync(this.fd, this.header(), 0, HEADER, 0);
   }
+}
+
+// One byte of the key that does not pick its home slot, never 0 (0 marks an empty slot).
+function fingerprintOf(word: number): number {
+  return ((word >>> 0) % 255) + 1;
+}
+
+// A key of 64 lowercase hex digits: its first 16 bytes into `out`; false for any other key.
+function hexDigest(key: string, out: Buffer): boolean {
+  if (key.length !== 64) return false;
+  for (let i = 0; i < 64; i += 2) {
+    const hi = nibble(key.charCodeAt(i));
+    const lo = nibble(key.charCodeAt(i + 1));
+    if (hi < 0 || lo < 0) return false;
+    if (i < KEY * 2) out[i >> 1] = (hi << 4) | lo;
+  }
+  return true;
+}
+
+function nibble(c: number): number {
+  return c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : -1;
 }

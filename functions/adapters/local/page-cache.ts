@@ -52,6 +52,12 @@ export class PageCache {
     return at;
   }
 
+  /** The arena offset of `page` if it is cached, else -1; not counted as a use. */
+  peek(page: number): number {
+    const f = this.where.get(page);
+    return f === undefined ? -1 : f * this.pageBytes;
+  }
+
   dirty(page: number): void {
     this.isDirty[this.where.get(page)!] = 1;
   }
