@@ -41,7 +41,7 @@ const WINDOW = 2048; // slots (64 KB): changed slots this close are written by o
 const BATCH = 2048; // keys per journal write
 const JOURNAL_MAX = 8 << 20; // checkpoint past this: replay after a crash stays short
 const GROW_PAGE = 64 << 10; // growth writes the new table through a cache of larger pages
-const GROW_PAGES = 64;
+const GROW_PAGES = 32;
 // How keys become digests (header byte 16): 0 = sha256 of the key, 1 = a 64-hex-digit key (a
 // sha256 already, as the sent-alias keys are) is its own digest, anything else is hashed.
 const DIGEST_SHA = 0;
@@ -50,6 +50,8 @@ const DIGEST_HEX = 1;
 export interface TableOptions {
   /** Tables of more slots than this run without fingerprints (tests). */
   fingerprinted?: number;
+  /** Pages of 1 KB the cache holds (tests). */
+  cachePages?: number;
 }
 
 export class DiskTable {
@@ -59,8 +61,8 @@ export class DiskTable {
   private capacity: number;
   private count: number;
   private counted: number; // the count the journal starts from
-  private readonly cache = new PageCache(-1, PAGE, CACHE_PAGES, 2 * BATCH, HEADER);
-  private readonly cached = new Int32Array(this.cache.arena.buffer, this.cache.arena.byteOffset, this.cache.arena.length >> 2);
+  private readonly cache: PageCache;
+  private readonly cached: Int32Array;
   private fingerprints: Uint8Array | undefined;
   private known: Uint8Array | undefined; // pages whose fingerprints are filled in
   private readonly changed = new Map<number, number>(); // slot -> record in `changes`
@@ -82,12 +84,15 @@ export class DiskTable {
     private readonly digestKind: number,
     private readonly fingerprinted: number,
     empty: boolean,
+    cachePages: number,
   ) {
     this.fd = fd;
     this.capacity = capacity;
     this.count = count;
     this.counted = count;
-    this.cache.reset(fd);
+    // Room past its bound for the pages of one batch (trimmed after it): two per key at most.
+    this.cache = new PageCache(fd, PAGE, cachePages, 2 * BATCH, HEADER);
+    this.cached = new Int32Array(this.cache.arena.buffer, this.cache.arena.byteOffset, this.cache.arena.length >> 2);
     for (let r = CHANGED_MAX + BATCH - 1; r >= 0; r--) this.unused.push(r);
     this.fingerprint(empty);
     this.log = openSync(`${path}.log`, 'a+');
@@ -114,7 +119,7 @@ export class DiskTable {
     }
     // A version-1 table is taken over as it is: its keys were hashed, so they stay hashed. Its
     // header says version 2 from now on, so the older code, which knows no journal, refuses it.
-    const t = new DiskTable(path, fd, capacity, h.readUInt32LE(12), version === 1 ? DIGEST_SHA : h[16]!, opts.fingerprinted ?? FINGERPRINTED, false);
+    const t = new DiskTable(path, fd, capacity, h.readUInt32LE(12), version === 1 ? DIGEST_SHA : h[16]!, opts.fingerprinted ?? FINGERPRINTED, false, opts.cachePages ?? CACHE_PAGES);
     if (version === 1) t.writeHeader();
     return t;
   }
@@ -124,7 +129,7 @@ export class DiskTable {
     const fd = openSync(path, 'w+');
     // A sparse file: the slots read as zeros (empty) until written.
     writeSync(fd, Buffer.alloc(1), 0, 1, HEADER + capacity * SLOT - 1);
-    const t = new DiskTable(path, fd, capacity, 0, digestKind, opts.fingerprinted ?? FINGERPRINTED, true);
+    const t = new DiskTable(path, fd, capacity, 0, digestKind, opts.fingerprinted ?? FINGERPRINTED, true, opts.cachePages ?? CACHE_PAGES);
     t.writeHeader();
     return t;
   }
@@ -264,6 +269,7 @@ export class DiskTable {
     }
     if (this.logBytes >= JOURNAL_MAX) this.checkpoint();
     else if (this.changed.size >= CHANGED_MAX) this.writeOut();
+    this.cache.trim(); // clean pages: the changes are kept apart, in `changed`
   }
 
   // The changed slots into the file, in order: a group within a window by one read and one
@@ -325,6 +331,7 @@ export class DiskTable {
       }
       pos += whole * SLOT;
       if (this.changed.size >= CHANGED_MAX) this.writeOut(); // journaled already
+      this.cache.trim();
     }
     this.checkpoint();
   }
@@ -357,8 +364,8 @@ export class DiskTable {
     const fresh = new Uint8Array(Math.ceil((capacity * SLOT) / GROW_PAGE));
     const into = new PageCache(fd, GROW_PAGE, GROW_PAGES, 4, HEADER, fresh);
     const ints = new Int32Array(into.arena.buffer, into.arena.byteOffset, into.arena.length >> 2);
+    this.fingerprints = this.known = undefined; // the old ones may go before the new are made
     const prints = capacity <= this.fingerprinted ? new Uint8Array(capacity) : undefined;
-    this.fingerprints = undefined; // the old one may go before the new table is filled
     const perPage = GROW_PAGE / SLOT;
     const block = Buffer.alloc(1 << 20);
     for (let base = 0; base < this.capacity; base += block.length / SLOT) {
