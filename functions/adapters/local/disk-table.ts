@@ -37,6 +37,7 @@ const SLOTS_PER_PAGE = PAGE / SLOT;
 const CACHE_PAGES = 4096;
 const FINGERPRINTED = 1 << 25; // slots: a 32 MB fingerprint array at most
 const CHANGED_MAX = 1 << 17; // changed slots held before they are written out (4 MB)
+const RECORDS = 1 << 18; // more than CHANGED_MAX + BATCH
 const WINDOW = 2048; // slots (64 KB): changed slots this close are written by one read and one write
 const BATCH = 2048; // keys per journal write
 const JOURNAL_MAX = 8 << 20; // checkpoint past this: replay after a crash stays short
@@ -65,10 +66,10 @@ export class DiskTable {
   private readonly cached: Int32Array;
   private fingerprints: Uint8Array | undefined;
   private known: Uint8Array | undefined; // pages whose fingerprints are filled in
-  private readonly changed = new Map<number, number>(); // slot -> record in `changes`
+  private readonly changed = new SlotMap(CHANGED_MAX + BATCH); // slot -> its record in `changes`
   private readonly changes = Buffer.alloc((CHANGED_MAX + BATCH) * SLOT);
   private readonly changesI32 = new Int32Array(this.changes.buffer, this.changes.byteOffset, this.changes.length >> 2);
-  private readonly unused: number[] = [];
+  private readonly current = Buffer.alloc(VALUE_BYTES); // what `decide` is shown
   private readonly digest = Buffer.alloc(KEY);
   private readonly pending = Buffer.alloc(BATCH * SLOT);
   private readonly pendingI32 = new Int32Array(this.pending.buffer, this.pending.byteOffset, this.pending.length >> 2);
@@ -93,7 +94,6 @@ export class DiskTable {
     // Room past its bound for the pages of one batch (trimmed after it): two per key at most.
     this.cache = new PageCache(fd, PAGE, cachePages, 2 * BATCH, HEADER);
     this.cached = new Int32Array(this.cache.arena.buffer, this.cache.arena.byteOffset, this.cache.arena.length >> 2);
-    for (let r = CHANGED_MAX + BATCH - 1; r >= 0; r--) this.unused.push(r);
     this.fingerprint(empty);
     this.log = openSync(`${path}.log`, 'a+');
     this.logBytes = fstatSync(this.log).size;
@@ -165,7 +165,8 @@ export class DiskTable {
           this.digestOf(keys[i]!);
           const slot = this.find(this.digest, 0);
           const found = this.hitAt >= 0;
-          const value = decide(i, found ? this.hit.subarray(this.hitAt + KEY, this.hitAt + KEY + VALUE_BYTES) : undefined);
+          if (found) for (let j = 0; j < VALUE_BYTES; j++) this.current[j] = this.hit[this.hitAt + KEY + j]!;
+          const value = decide(i, found ? this.current : undefined);
           if (!value) continue;
           if (value.length > VALUE_BYTES) throw new Error(`value over ${VALUE_BYTES} bytes`);
           const at = this.store(slot, this.digest, 0, value, !found) >> 2;
@@ -208,7 +209,7 @@ export class DiskTable {
       let words: Int32Array;
       let w: number;
       const r = this.changed.get(slot);
-      if (r !== undefined) {
+      if (r >= 0) {
         words = this.changesI32;
         w = r * (SLOT >> 2);
         this.hit = this.changes;
@@ -246,10 +247,7 @@ export class DiskTable {
   // Writes the record into the changed slots; returns its offset in `changes`.
   private store(slot: number, k: Buffer, o: number, value: Buffer, added: boolean): number {
     let r = this.changed.get(slot);
-    if (r === undefined) {
-      r = this.unused.pop()!;
-      this.changed.set(slot, r);
-    }
+    if (r < 0) r = this.changed.add(slot);
     const at = r * SLOT;
     const c = this.changes;
     for (let j = 0; j < KEY; j++) c[at + j] = k[o + j]!;
@@ -276,7 +274,13 @@ export class DiskTable {
   // write, a lone slot by one write. Cached pages get the same bytes.
   private writeOut(): void {
     if (!this.changed.size) return;
-    const slots = Float64Array.from(this.changed.keys()).sort();
+    // Slot and record in one number (slot * 2^18 + record: exact in a double), sorted by slot.
+    const n = this.changed.size;
+    const order = new Float64Array(n);
+    for (let r = 0; r < n; r++) order[r] = this.changed.slotOf(r) * RECORDS + r;
+    order.sort();
+    const slots = order.map((x) => Math.floor(x / RECORDS));
+    const recs = order.map((x) => x % RECORDS);
     const c = this.changes;
     let window: Buffer | undefined;
     for (let i = 0; i < slots.length; ) {
@@ -288,17 +292,17 @@ export class DiskTable {
         window ??= Buffer.alloc(WINDOW * SLOT);
         readSync(this.fd, window, 0, bytes, HEADER + first * SLOT);
         for (let x = i; x < j; x++) {
-          const r = this.changed.get(slots[x]!)!;
+          const r = recs[x]!;
           c.copy(window, (slots[x]! - first) * SLOT, r * SLOT, (r + 1) * SLOT);
         }
         writeSync(this.fd, window, 0, bytes, HEADER + first * SLOT);
-      } else for (let x = i; x < j; x++) writeSync(this.fd, c, this.changed.get(slots[x]!)! * SLOT, SLOT, HEADER + slots[x]! * SLOT);
+      } else for (let x = i; x < j; x++) writeSync(this.fd, c, recs[x]! * SLOT, SLOT, HEADER + slots[x]! * SLOT);
       i = j;
     }
-    for (const [slot, r] of this.changed) {
+    for (let r = 0; r < n; r++) {
+      const slot = this.changed.slotOf(r);
       const page = this.cache.peek(Math.floor(slot / SLOTS_PER_PAGE));
       if (page >= 0) c.copy(this.cache.arena, page + (slot % SLOTS_PER_PAGE) * SLOT, r * SLOT, (r + 1) * SLOT);
-      this.unused.push(r);
     }
     this.changed.clear();
   }
@@ -410,6 +414,55 @@ export class DiskTable {
 
   private writeHeader(): void {
     writeSync(this.fd, this.header(), 0, HEADER, 0);
+  }
+}
+
+/**
+ * Slot numbers to records 0, 1, 2 ... in the order they were added: an open-addressing table in
+ * typed arrays (no heap per entry), emptied all at once.
+ */
+class SlotMap {
+  private readonly keys: Uint32Array; // slot + 1; 0 empty
+  private readonly vals: Int32Array;
+  private readonly slots: Uint32Array; // record -> slot
+  private readonly mask: number;
+  size = 0;
+
+  constructor(private readonly max: number) {
+    const n = 1 << Math.ceil(Math.log2(max * 2));
+    this.keys = new Uint32Array(n);
+    this.vals = new Int32Array(n);
+    this.slots = new Uint32Array(max);
+    this.mask = n - 1;
+  }
+
+  /** The record of `slot`, or -1. */
+  get(slot: number): number {
+    for (let h = Math.imul(slot, 0x9e3779b1) & this.mask; ; h = (h + 1) & this.mask) {
+      const k = this.keys[h]!;
+      if (k === 0) return -1;
+      if (k === slot + 1) return this.vals[h]!;
+    }
+  }
+
+  /** Adds `slot` (not in the map) as the next record; returns it. */
+  add(slot: number): number {
+    if (this.size === this.max) throw new Error('slot map full');
+    let h = Math.imul(slot, 0x9e3779b1) & this.mask;
+    while (this.keys[h] !== 0) h = (h + 1) & this.mask;
+    this.keys[h] = slot + 1;
+    this.vals[h] = this.size;
+    this.slots[this.size] = slot;
+    return this.size++;
+  }
+
+  slotOf(record: number): number {
+    return this.slots[record]!;
+  }
+
+  clear(): void {
+    this.keys.fill(0);
+    this.size = 0;
   }
 }
 
