@@ -8,7 +8,8 @@ import { PageCache } from './page-cache';
 //
 // - a fingerprint of each slot (one byte; 0 = empty) while the table has at most 32 M slots
 //   (about 23 M keys), so a key that is not there is known absent, and its slot found, without
-//   reading the file; filled as pages are first read, or all at once when the table is built;
+//   reading the file; made when the table is built or grown, read 64 KB at a time as a lookup
+//   first needs it in a table opened again;
 // - the slots changed since they were last written (at most 128 Ki), written out together:
 //   neighbours within 64 KB of each other in one read and one write;
 // - a 4 MB cache of 1 KB pages for the rest (keys of a table too large to fingerprint, or a
@@ -36,6 +37,7 @@ const PAGE = 1024;
 const SLOTS_PER_PAGE = PAGE / SLOT;
 const CACHE_PAGES = 4096;
 const FINGERPRINTED = 1 << 25; // slots: a 32 MB fingerprint array at most
+const LEARN_PAGES = 64; // an opened table's fingerprints are read 64 KB at a time, as needed
 const CHANGED_MAX = 1 << 17; // changed slots held before they are written out (4 MB)
 const RECORDS = 1 << 18; // more than CHANGED_MAX + BATCH
 const WINDOW = 2048; // slots (64 KB): changed slots this close are written by one read and one write
@@ -76,6 +78,7 @@ export class DiskTable {
   // Where `find` left the record it found: a buffer and offset, or -1 for an empty slot.
   private hit: Buffer = this.changes;
   private hitAt = -1;
+  private learning: Buffer | undefined;
 
   private constructor(
     private readonly path: string,
@@ -201,7 +204,8 @@ export class DiskTable {
     let slot = (k0 >>> 0) % this.capacity;
     for (;; slot = slot + 1 === this.capacity ? 0 : slot + 1) {
       const page = Math.floor(slot / SLOTS_PER_PAGE);
-      if (prints && this.known![page]) {
+      if (prints) {
+        if (!this.known![page]) this.learn(page);
         const f = prints[slot]!;
         if (f === 0) return this.empty(slot);
         if (f !== fp) continue;
@@ -215,7 +219,6 @@ export class DiskTable {
         this.hit = this.changes;
       } else {
         const at = this.cache.frame(page);
-        if (prints && !this.known![page]) this.learn(page, at);
         words = this.cached;
         w = (at >> 2) + (slot % SLOTS_PER_PAGE) * (SLOT >> 2);
         this.hit = this.cache.arena;
@@ -233,15 +236,22 @@ export class DiskTable {
     return slot;
   }
 
-  // Fingerprints of a page just read (its slots are not among the changed ones: a slot changes
-  // only after a lookup, which learns its page first).
-  private learn(page: number, at: number): void {
-    const a = this.cache.arena;
-    for (let s = 0; s < SLOTS_PER_PAGE; s++) {
-      const o = at + s * SLOT;
-      this.fingerprints![page * SLOTS_PER_PAGE + s] = a[o + USED] ? fingerprintOf(a.readInt32LE(o + 4)) : 0;
+  // Fingerprints of the pages around `page` not known yet, read from the file in one go (64 KB).
+  // The file is right for them: a slot changes only after a lookup, which learns its page first.
+  private learn(page: number): void {
+    const first = page - (page % LEARN_PAGES);
+    const pages = Math.min(LEARN_PAGES, this.capacity / SLOTS_PER_PAGE - first);
+    this.learning ??= Buffer.alloc(LEARN_PAGES * PAGE);
+    const a = this.learning;
+    readSync(this.fd, a, 0, pages * PAGE, HEADER + first * PAGE);
+    for (let p = 0; p < pages; p++) {
+      if (this.known![first + p]) continue;
+      for (let s = 0; s < SLOTS_PER_PAGE; s++) {
+        const o = p * PAGE + s * SLOT;
+        this.fingerprints![(first + p) * SLOTS_PER_PAGE + s] = a[o + USED] ? fingerprintOf(a.readInt32LE(o + 4)) : 0;
+      }
+      this.known![first + p] = 1;
     }
-    this.known![page] = 1;
   }
 
   // Writes the record into the changed slots; returns its offset in `changes`.
