@@ -12,8 +12,8 @@ import { PageCache } from './page-cache';
 //   first needs it in a table opened again;
 // - the slots changed since they were last written (at most 128 Ki), written out together:
 //   neighbours within 64 KB of each other in one read and one write;
-// - a 4 MB cache of 1 KB pages for the rest (keys of a table too large to fingerprint, or a
-//   fingerprint that matches).
+// - a cache of 1 KB pages (4 MB, and room for one batch's pages) for the rest: keys of a table
+//   too large to fingerprint, or a fingerprint that matches.
 //
 // Each batch of keys (`update`) appends its changes to a journal (`<path>.log`, 32-byte slot
 // images) in one write before the call returns; only then may they reach the table file, so the
