@@ -50,8 +50,9 @@ export interface Measured {
   /** sender: wall time of each chunk. */
   chunkMs?: number[];
   chunkRecords?: number;
-  /** pairs: time inside claim and confirm alone (the keys are made outside it). */
+  /** pairs: wall and CPU time inside claim and confirm alone (the keys are made outside it). */
   tableMs?: number;
+  tableCpuMs?: number;
 }
 
 const KEY = 'phc_bench';
@@ -205,17 +206,21 @@ async function split(file: string): Promise<{ records: number; events: number }>
  * confirmed one after another, as a long local import does; the table lives in a temp dir.
  * `v1`: the table as it was before (bench/baseline-links.ts), for a side-by-side ratio.
  */
-async function pairs(n: number, table: 'current' | 'v1' = 'current'): Promise<{ records: number; events: number; tableMs: number }> {
+async function pairs(n: number, table: 'current' | 'v1' = 'current'): Promise<{ records: number; events: number; tableMs: number; tableCpuMs: number }> {
   const dir = await mkdtemp(join(tmpdir(), 'bench-pairs-'));
   try {
     const path = join(dir, 'sent-aliases.json');
     const links = table === 'v1' ? BaselineLinks.open(`${path}.table`) : await FileLinks.load(path);
     let tableMs = 0;
+    let tableCpuMs = 0;
     for (let i = 0, chunk = 0; i < n; i += 500, chunk++) {
       const keys = Array.from({ length: Math.min(500, n - i) }, (_, j) => linkKey({ anon: `device-${i + j}`, user: `user-${(i + j) >> 1}` }));
       const t = performance.now();
+      const c = process.cpuUsage();
       const mine = await links.claim(keys, `bench#${chunk}`);
       await links.confirm(mine, `bench#${chunk}`);
+      const used = process.cpuUsage(c);
+      tableCpuMs += (used.user + used.system) / 1000;
       tableMs += performance.now() - t;
       if (mine.length !== keys.length) throw new Error(`pairs: chunk ${chunk} got ${mine.length} of ${keys.length} new pairs`);
     }
@@ -223,7 +228,7 @@ async function pairs(n: number, table: 'current' | 'v1' = 'current'): Promise<{ 
     const again = await links.claim([linkKey({ anon: 'device-0', user: 'user-0' }), linkKey({ anon: `device-${n - 1}`, user: `user-${(n - 1) >> 1}` })], 'other#0');
     if (again.length || links.size !== n) throw new Error(`pairs: ${links.size} stored, ${again.length} claimed again`);
     links.close();
-    return { records: n, events: n, tableMs };
+    return { records: n, events: n, tableMs, tableCpuMs };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
