@@ -79,6 +79,14 @@ export class DiskTable {
   private hit: Buffer = this.changes;
   private hitAt = -1;
   private learning: Buffer | undefined;
+  // writeOut's working space, kept: it runs every 128 Ki changes.
+  private readonly order = new Float64Array(CHANGED_MAX + BATCH);
+  private readonly orderSlots = new Uint32Array(CHANGED_MAX + BATCH);
+  private readonly orderRecords = new Uint32Array(CHANGED_MAX + BATCH);
+  private readonly window = Buffer.alloc(WINDOW * SLOT);
+  // The fingerprints' memory: reserved up to the largest table fingerprinted, taken as the table
+  // grows, so a growth never holds the old array and the new one at once.
+  private prints: Resizable | undefined;
 
   private constructor(
     private readonly path: string,
@@ -286,20 +294,23 @@ export class DiskTable {
     if (!this.changed.size) return;
     // Slot and record in one number (slot * 2^18 + record: exact in a double), sorted by slot.
     const n = this.changed.size;
-    const order = new Float64Array(n);
+    const order = this.order.subarray(0, n);
     for (let r = 0; r < n; r++) order[r] = this.changed.slotOf(r) * RECORDS + r;
     order.sort();
-    const slots = order.map((x) => Math.floor(x / RECORDS));
-    const recs = order.map((x) => x % RECORDS);
+    const slots = this.orderSlots;
+    const recs = this.orderRecords;
+    for (let x = 0; x < n; x++) {
+      slots[x] = Math.floor(order[x]! / RECORDS);
+      recs[x] = order[x]! % RECORDS;
+    }
     const c = this.changes;
-    let window: Buffer | undefined;
-    for (let i = 0; i < slots.length; ) {
+    const window = this.window;
+    for (let i = 0; i < n; ) {
       let j = i + 1;
-      while (j < slots.length && slots[j]! < slots[i]! + WINDOW) j++;
+      while (j < n && slots[j]! < slots[i]! + WINDOW) j++;
       const first = slots[i]!;
       if (j - i >= 3) {
         const bytes = (slots[j - 1]! - first + 1) * SLOT;
-        window ??= Buffer.alloc(WINDOW * SLOT);
         readSync(this.fd, window, 0, bytes, HEADER + first * SLOT);
         for (let x = i; x < j; x++) {
           const r = recs[x]!;
@@ -358,11 +369,18 @@ export class DiskTable {
     this.grow(capacity);
   }
 
+  // `capacity` zeroed fingerprints, in the one resizable buffer.
+  private fingerprintsFor(capacity: number): Uint8Array {
+    this.prints ??= new (ArrayBuffer as unknown as new (n: number, o: { maxByteLength: number }) => Resizable)(0, { maxByteLength: this.fingerprinted });
+    this.prints.resize(capacity);
+    return new Uint8Array(this.prints, 0, capacity).fill(0);
+  }
+
   // Fingerprints for this capacity, if it is small enough: all known for an empty table, else
   // learnt page by page.
   private fingerprint(empty: boolean): void {
     const on = this.capacity <= this.fingerprinted;
-    this.fingerprints = on ? new Uint8Array(this.capacity) : undefined;
+    this.fingerprints = on ? this.fingerprintsFor(this.capacity) : undefined;
     this.known = on ? new Uint8Array(this.capacity / SLOTS_PER_PAGE).fill(empty ? 1 : 0) : undefined;
   }
 
@@ -379,7 +397,7 @@ export class DiskTable {
     const into = new PageCache(fd, GROW_PAGE, GROW_PAGES, 4, HEADER, fresh);
     const ints = new Int32Array(into.arena.buffer, into.arena.byteOffset, into.arena.length >> 2);
     this.fingerprints = this.known = undefined; // the old ones may go before the new are made
-    const prints = capacity <= this.fingerprinted ? new Uint8Array(capacity) : undefined;
+    const prints = capacity <= this.fingerprinted ? this.fingerprintsFor(capacity) : undefined;
     const perPage = GROW_PAGE / SLOT;
     const block = Buffer.alloc(1 << 20);
     for (let base = 0; base < this.capacity; base += block.length / SLOT) {
@@ -426,6 +444,9 @@ export class DiskTable {
     writeSync(this.fd, this.header(), 0, HEADER, 0);
   }
 }
+
+// An ArrayBuffer that can grow in place (ES2024; Node 20 has it, this project's lib does not).
+type Resizable = ArrayBuffer & { resize(bytes: number): void };
 
 /**
  * Slot numbers to records 0, 1, 2 ... in the order they were added: an open-addressing table in
