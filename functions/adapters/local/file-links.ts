@@ -13,9 +13,9 @@ const LOG_STATUS: Record<string, Status> = { c: 'claimed', s: 'sent', r: 'refuse
  * The sent-alias table for one machine, shared by every import in a state dir, in a file-backed
  * hash table (DiskTable): each key's owner (a digest) and status, so memory stays bounded however
  * many pairs a history holds (10 M pairs: a file of 512 MB, 16 MB of slot fingerprints, 17 MB of
- * buffers). Each call is one batch: in the table's journal when it returns. A capture refusal's reason is in the
- * rejected report, not here. Calls are synchronous underneath, so two chunks' claims never
- * interleave.
+ * buffers). Each call is one batch: in the table's journal when it returns. A capture refusal's
+ * reason is in the rejected report, not here. Calls are synchronous underneath, so two chunks'
+ * claims never interleave.
  */
 export class FileLinks implements IdentityLinks {
   private constructor(private readonly table: DiskTable) {}
