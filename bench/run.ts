@@ -18,11 +18,12 @@ const program = new Command()
   .option('--rtt-ms <n>', 'round trip the capture stand-in adds to every request, as a WAN link to PostHog would', Number, 50)
   .option('--no-memory', 'skip the memory runs')
   .option('--pairs <n>', 'device↔user pairs in the sent-alias table case', Number, 10_000_000)
+  .option('--pairs-ab <n>', 'pairs for the side-by-side run of the version-1 sent-alias table and today\'s (0: skip)', Number, 300_000)
   .option('--no-cost', 'skip the cost model (needs moto)')
-  .option('--only <sections>', 'comma list of: send,floor,split,memory,cost,startup,model')
+  .option('--only <sections>', 'comma list of: send,floor,split,memory,pairs,cost,startup,model (memory includes pairs)')
   .option('--before <rev>', 'also run local mode as of this git revision (extracted and bundled beside the inputs), side by side')
   .option('--dir <dir>', 'where generated inputs are kept between runs', join(tmpdir(), 'posthog-backfill-bench'));
-const opts = program.parse().opts<{ mb: number; memoryMb: number; pairs: number; rttMs: number; memory: boolean; cost: boolean; only?: string; dir: string; before?: string }>();
+const opts = program.parse().opts<{ mb: number; memoryMb: number; pairs: number; pairsAb: number; rttMs: number; memory: boolean; cost: boolean; only?: string; dir: string; before?: string }>();
 const want = (s: string) => (opts.only ? opts.only.split(',').includes(s) : s !== 'memory' || opts.memory) && (s !== 'cost' || opts.cost);
 
 const STAND_IN = join(import.meta.dirname, 'stand-in.ts');
@@ -262,11 +263,29 @@ if (want('memory')) {
   const ok = (name: string) => rss[name]![1]! <= rss[name]![0]! * 1.25 && Math.max(...rss[name]!) <= 256;
   target(ok('splitter'), `splitter: peak RSS flat across 10× input and ≤ 256 MB (max ${fmt(Math.max(...rss.splitter!))} MB)`);
   target(ok('local mode, default heap'), `local mode, default heap: flat and ≤ 256 MB (max ${fmt(Math.max(...rss['local mode, default heap']!))} MB)`);
-  // The local sent-alias table with a long history's worth of pairs, on disk.
+  await pairsSection();
+}
+
+if (opts.only?.split(',').includes('pairs') && !want('memory')) await pairsSection();
+
+/**
+ * The local sent-alias table with a long history's worth of pairs, on disk: peak RSS and
+ * claim+confirm pairs/s at a tenth of --pairs and at --pairs; then the table as it was before
+ * (version 1) against today's on the same --pairs-ab pairs, one after the other in this run.
+ */
+async function pairsSection() {
+  // Wall clock, and per second of CPU (what a busy shared machine does not distort).
+  const rate = (m: Measured, n: number) => `${fmt(perSec(n, m.tableMs!))}/s`;
+  const cpuRate = (m: Measured, n: number) => `${fmt(perSec(n, m.tableCpuMs!))}/CPU-s`;
   const few = await run({ mode: 'pairs', pairs: opts.pairs / 10 });
   const many = await run({ mode: 'pairs', pairs: opts.pairs });
-  row(`sent-alias table, pairs`, `${fmt(opts.pairs / 10)}: ${fmt(few.maxRssMb)} MB`, `${fmt(opts.pairs)}: ${fmt(many.maxRssMb)} MB`, `${fmt(perSec(opts.pairs, many.ms))}/s`);
+  row(`sent-alias table, pairs (claim+confirm)`, `${fmt(opts.pairs / 10)}: ${fmt(few.maxRssMb)} MB, ${rate(few, opts.pairs / 10)}`, `${fmt(opts.pairs)}: ${fmt(many.maxRssMb)} MB`, `${rate(many, opts.pairs)}, ${cpuRate(many, opts.pairs)}`);
   target(many.maxRssMb <= 256, `local sent-alias table: ${fmt(opts.pairs)} pairs within 256 MB (${fmt(many.maxRssMb)} MB, ${fmt(many.ms / 1000, 1)} s)`);
+  target(perSec(opts.pairs, many.tableMs!) >= 100_000, `local sent-alias table: ≥ 100,000 pairs/s at ${fmt(opts.pairs)} (${rate(many, opts.pairs)}, ${cpuRate(many, opts.pairs)})`);
+  if (!opts.pairsAb) return;
+  const old = await run({ mode: 'pairs', pairs: opts.pairsAb, table: 'v1' });
+  const now = await run({ mode: 'pairs', pairs: opts.pairsAb });
+  row(`  same ${fmt(opts.pairsAb)} pairs: version 1 / today`, `${fmt(old.maxRssMb)} / ${fmt(now.maxRssMb)} MB`, `${rate(old, opts.pairsAb)} / ${rate(now, opts.pairsAb)}`, `${fmt(old.tableMs! / now.tableMs!, 1)}x (CPU ${fmt(old.tableCpuMs! / now.tableCpuMs!, 1)}x)`);
 }
 
 if (want('startup')) {

@@ -15,6 +15,7 @@ import { S3Staging } from '../functions/adapters/aws/s3';
 import { DirReports } from '../functions/adapters/local/dir-reports';
 import { FileCheckpoints } from '../functions/adapters/local/file-checkpoints';
 import { FileLinks } from '../functions/adapters/local/file-links';
+import { BaselineLinks } from './baseline-links';
 import { linkKey } from '../functions/core/links';
 import { FileSource } from '../functions/adapters/local/file-source';
 import { MemoryStaging } from '../functions/adapters/local/memory';
@@ -32,7 +33,7 @@ import { transformRecords } from '../functions/core/transform';
 export type Job =
   | { mode: 'naive' | 'local' | 'sender' | 'parts'; file: string; host: string; inFlight?: number; workers?: number; workerScript?: string }
   | { mode: 'floor' | 'split'; file: string }
-  | { mode: 'pairs'; pairs: number };
+  | { mode: 'pairs'; pairs: number; table?: 'current' | 'v1' };
 
 export interface Measured {
   mode: Job['mode'];
@@ -49,6 +50,9 @@ export interface Measured {
   /** sender: wall time of each chunk. */
   chunkMs?: number[];
   chunkRecords?: number;
+  /** pairs: wall and CPU time inside claim and confirm alone (the keys are made outside it). */
+  tableMs?: number;
+  tableCpuMs?: number;
 }
 
 const KEY = 'phc_bench';
@@ -200,21 +204,31 @@ async function split(file: string): Promise<{ records: number; events: number }>
 /**
  * The local sent-alias table with many device↔user pairs: chunks of 500 new pairs claimed and
  * confirmed one after another, as a long local import does; the table lives in a temp dir.
+ * `v1`: the table as it was before (bench/baseline-links.ts), for a side-by-side ratio.
  */
-async function pairs(n: number): Promise<{ records: number; events: number }> {
+async function pairs(n: number, table: 'current' | 'v1' = 'current'): Promise<{ records: number; events: number; tableMs: number; tableCpuMs: number }> {
   const dir = await mkdtemp(join(tmpdir(), 'bench-pairs-'));
   try {
-    const links = await FileLinks.load(join(dir, 'sent-aliases.json'));
+    const path = join(dir, 'sent-aliases.json');
+    const links = table === 'v1' ? BaselineLinks.open(`${path}.table`) : await FileLinks.load(path);
+    let tableMs = 0;
+    let tableCpuMs = 0;
     for (let i = 0, chunk = 0; i < n; i += 500, chunk++) {
       const keys = Array.from({ length: Math.min(500, n - i) }, (_, j) => linkKey({ anon: `device-${i + j}`, user: `user-${(i + j) >> 1}` }));
+      const t = performance.now();
+      const c = process.cpuUsage();
       const mine = await links.claim(keys, `bench#${chunk}`);
       await links.confirm(mine, `bench#${chunk}`);
+      const used = process.cpuUsage(c);
+      tableCpuMs += (used.user + used.system) / 1000;
+      tableMs += performance.now() - t;
+      if (mine.length !== keys.length) throw new Error(`pairs: chunk ${chunk} got ${mine.length} of ${keys.length} new pairs`);
     }
-    // Every pair once, ever: a second pass claims nothing.
-    const again = await links.claim([linkKey({ anon: 'device-0', user: 'user-0' })], 'other#0');
+    // Every pair once, ever: another owner claims none of them, first or last.
+    const again = await links.claim([linkKey({ anon: 'device-0', user: 'user-0' }), linkKey({ anon: `device-${n - 1}`, user: `user-${(n - 1) >> 1}` })], 'other#0');
     if (again.length || links.size !== n) throw new Error(`pairs: ${links.size} stored, ${again.length} claimed again`);
     links.close();
-    return { records: n, events: n };
+    return { records: n, events: n, tableMs, tableCpuMs };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -234,7 +248,7 @@ process.once('message', async (job: Job) => {
     c0 = s.cpu;
     out = { records: s.records, events: s.events, links: s.links, chunkMs: s.chunkMs, chunkRecords: s.chunkRecords };
   } else if (job.mode === 'parts') out = await parts(job.file, job.host);
-  else if (job.mode === 'pairs') out = await pairs(job.pairs);
+  else if (job.mode === 'pairs') out = await pairs(job.pairs, job.table);
   else if (job.mode === 'floor') out = floor(job.file);
   else out = await split(job.file);
   const cpu = process.cpuUsage(c0);

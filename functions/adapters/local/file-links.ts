@@ -11,10 +11,11 @@ const LOG_STATUS: Record<string, Status> = { c: 'claimed', s: 'sent', r: 'refuse
 
 /**
  * The sent-alias table for one machine, shared by every import in a state dir, in a file-backed
- * hash table (DiskTable): each key's owner (a digest) and status, read and written in place, so
- * memory stays flat however many pairs a history holds (10 M pairs: a file of about 460 MB, no
- * heap). A capture refusal's reason is in the rejected report, not here. Calls are synchronous
- * underneath, so two chunks' claims never interleave.
+ * hash table (DiskTable): each key's owner (a digest) and status, so memory stays bounded however
+ * many pairs a history holds (10 M pairs: a file of 512 MB, 16 MB of slot fingerprints, 17 MB of
+ * buffers). Each call is one batch: in the table's journal when it returns. A capture refusal's
+ * reason is in the rejected report, not here. Calls are synchronous underneath, so two chunks'
+ * claims never interleave.
  */
 export class FileLinks implements IdentityLinks {
   private constructor(private readonly table: DiskTable) {}
@@ -30,6 +31,9 @@ export class FileLinks implements IdentityLinks {
     }
     if (text !== undefined) {
       const lines = text.split('\n').filter((l) => l.trim());
+      const keys: string[] = [];
+      const rows: Buffer[] = [];
+      const set = (k: string, r: Buffer) => void (keys.push(k), rows.push(r));
       lines.forEach((l, i) => {
         let v: unknown;
         try {
@@ -39,9 +43,10 @@ export class FileLinks implements IdentityLinks {
           throw new Error(`${path}: line ${i + 1}: not valid JSON`);
         }
         const e = v as { k?: unknown; o?: unknown; s?: string };
-        if (typeof e.k === 'string' && typeof e.o === 'string') table.set(e.k, row(e.o, LOG_STATUS[e.s ?? 'c'] ?? 'claimed'));
-        else for (const [k, r] of Object.entries(v as Record<string, { owner: string; status: Status }>)) table.set(k, row(r.owner, r.status));
+        if (typeof e.k === 'string' && typeof e.o === 'string') set(e.k, row(ownerId(e.o), LOG_STATUS[e.s ?? 'c'] ?? 'claimed'));
+        else for (const [k, r] of Object.entries(v as Record<string, { owner: string; status: Status }>)) set(k, row(ownerId(r.owner), r.status));
       });
+      table.update(keys, (i) => rows[i]); // in log order: a later line overrides an earlier one
       await rename(path, `${path}.migrated`);
     }
     return new FileLinks(table);
@@ -49,14 +54,16 @@ export class FileLinks implements IdentityLinks {
 
   async claim(keys: string[], owner: string): Promise<string[]> {
     const me = ownerId(owner);
+    const claimed = row(me, 'claimed');
     const mine: string[] = [];
-    for (const key of keys) {
-      const r = this.table.get(key);
+    this.table.update(keys, (i, r) => {
       if (!r) {
-        this.table.set(key, row(owner, 'claimed'));
-        mine.push(key);
-      } else if (r.compare(me, 0, 8, 0, 8) === 0 && STATUS[r[8]!] === 'claimed') mine.push(key); // our own retry
-    }
+        mine.push(keys[i]!);
+        return claimed;
+      }
+      if (r.compare(me, 0, 8, 0, 8) === 0 && STATUS[r[8]!] === 'claimed') mine.push(keys[i]!); // our own retry
+      return undefined;
+    });
     return mine;
   }
 
@@ -88,10 +95,8 @@ export class FileLinks implements IdentityLinks {
 
   private settle(keys: string[], owner: string, status: 'sent' | 'refused'): void {
     const me = ownerId(owner);
-    for (const key of keys) {
-      const r = this.table.get(key);
-      if (r && r.compare(me, 0, 8, 0, 8) === 0 && STATUS[r[8]!] === 'claimed') this.table.set(key, row(owner, status));
-    }
+    const settled = row(me, status);
+    this.table.update(keys, (_, r) => (r && r.compare(me, 0, 8, 0, 8) === 0 && STATUS[r[8]!] === 'claimed' ? settled : undefined));
   }
 }
 
@@ -99,9 +104,9 @@ function ownerId(owner: string): Buffer {
   return createHash('sha256').update(owner).digest().subarray(0, 8);
 }
 
-function row(owner: string, status: Status): Buffer {
+function row(owner: Buffer, status: Status): Buffer {
   const b = Buffer.alloc(9);
-  ownerId(owner).copy(b, 0);
+  owner.copy(b, 0);
   b[8] = CODE[status];
   return b;
 }
