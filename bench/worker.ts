@@ -20,7 +20,7 @@ import { linkKey } from '../functions/core/links';
 import { FileSource } from '../functions/adapters/local/file-source';
 import { MemoryStaging } from '../functions/adapters/local/memory';
 import { PostHogSink } from '../functions/adapters/posthog-sink';
-import { importFile } from '../functions/cli/import';
+import { importFile, LOCAL_CHUNK_RECORDS } from '../functions/cli/import';
 import { formatByName } from '../functions/core/formats';
 import type { ChunkMessage } from '../functions/core/messages';
 import { Limits } from '../functions/core/settings';
@@ -80,7 +80,7 @@ async function naive(file: string, host: string): Promise<{ records: number; eve
 async function local(file: string, host: string, workers?: number, workerScript?: string): Promise<{ records: number; events: number; links: number }> {
   const stateDir = await mkdtemp(join(tmpdir(), 'bench-state-'));
   try {
-    const res = await importFile(file, { host, apiKey: KEY, stateDir, limits: Limits.parse({}), attempts: 3, retryDelayMs: 100, progress: false, workers, workerScript });
+    const res = await importFile(file, { host, apiKey: KEY, stateDir, limits: Limits.parse({ chunkRecords: LOCAL_CHUNK_RECORDS }), attempts: 3, retryDelayMs: 100, progress: false, workers, workerScript });
     return { records: res.report!.records.read, events: res.report!.records.events, links: res.report!.records.links };
   } finally {
     await rm(stateDir, { recursive: true, force: true });

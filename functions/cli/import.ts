@@ -7,7 +7,7 @@ import { DirReports } from '../adapters/local/dir-reports';
 import { FileLinks } from '../adapters/local/file-links';
 import { FileSource } from '../adapters/local/file-source';
 import { InProcessQueue, MemoryStaging } from '../adapters/local/memory';
-import { SendWorkers, type WorkerHeap } from '../adapters/local/send-workers';
+import { DEFAULT_WORKER_HEAP, SendWorkers, type WorkerHeap } from '../adapters/local/send-workers';
 import { NdjsonSink } from '../adapters/ndjson-sink';
 import type { PostHogSinkOptions } from '../adapters/posthog-sink';
 import type { RateBudget } from '../pipeline/ports';
@@ -40,8 +40,8 @@ export interface ImportOptions {
    * --out file is written in chunk order by this thread.
    */
   workers?: number;
-  /** Each send worker's heap (see SendWorkers). */
-  workerHeap?: WorkerHeap;
+  /** Each send worker's heap (see SendWorkers); what is not given is the default. */
+  workerHeap?: Partial<WorkerHeap>;
   /** The send worker's script (default: send-worker beside this module). */
   workerScript?: string | URL;
   /** Attempts per chunk before the import stops (a re-run continues from there). */
@@ -61,6 +61,13 @@ export interface ImportResult {
 
 /** Send worker threads when posting: see the README's Performance section for how it was chosen. */
 export const DEFAULT_WORKERS = 1;
+
+/**
+ * Records per chunk in local mode: half the deployed splitter's. Two chunks per send thread are
+ * in memory at once (one transformed while the other is on the wire); at this size local mode
+ * stays under 256 MB (README, Performance). Uuids do not depend on it.
+ */
+export const LOCAL_CHUNK_RECORDS = 2_500;
 
 /**
  * One machine, the same core as the Lambdas: split into chunks, hand each to the sender through
@@ -113,7 +120,7 @@ export async function importFile(path: string, opts: ImportOptions): Promise<Imp
         workers,
         { sink: sinkOptions!, budget: Boolean(budget), reportsDir: reports.dir, origin },
         { checkpoints, links, ...(budget ? { budget } : {}) },
-        opts.workerHeap,
+        { ...DEFAULT_WORKER_HEAP, ...opts.workerHeap },
       );
   const sendDeps = { checkpoints, staging, reports, sink: sink!, links, format: formatByName, origin: () => origin };
   const consume = async (msg: ChunkMessage) => {

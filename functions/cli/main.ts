@@ -31,7 +31,7 @@ program
   .option('--config <file>', 'mapping config (JSON): renames, filters, time window, CSV columns…')
   .option('--state-dir <dir>', 'checkpoints, reports and the sent-alias file', '.backfill')
   .addOption(new Option('--person-mode <mode>', 'how person properties are applied (default set_once)').choices([...PERSON_MODES]))
-  .option('--chunk-records <n>', 'records per chunk', positiveInt)
+  .option('--chunk-records <n>', 'records per chunk (default 2500)', positiveInt)
   .option('--batch-size <n>', 'events per /batch/ request', positiveInt)
   .option('--attempts <n>', 'tries per chunk before stopping', positiveInt, 5)
   .option('--events-per-minute <n>', 'send at most this many events per minute', positiveInt)
@@ -40,9 +40,9 @@ program
   .option('--no-progress', 'no progress bar')
   .action(async (file: string, o) => {
     if (o.host && o.out) throw new InvalidArgumentError('give --host or --out, not both');
-    const [{ Limits }, { importFile }] = await Promise.all([import('../core/settings'), import('./import')]);
+    const [{ Limits }, { importFile, LOCAL_CHUNK_RECORDS }] = await Promise.all([import('../core/settings'), import('./import')]);
     const limits = Limits.parse({
-      ...(o.chunkRecords ? { chunkRecords: o.chunkRecords } : {}),
+      chunkRecords: o.chunkRecords ?? LOCAL_CHUNK_RECORDS,
       ...(o.batchSize ? { batchSize: o.batchSize } : {}),
     });
     const res = await importFile(file, {
@@ -56,7 +56,7 @@ program
       attempts: o.attempts,
       eventsPerMinute: o.eventsPerMinute,
       ...(o.workers !== undefined ? { workers: o.workers } : {}),
-      ...(o.workerHeapMb ? { workerHeap: { oldMb: o.workerHeapMb, youngMb: Number(process.env.XY ?? 12) } } : {}),
+      ...(o.workerHeapMb ? { workerHeap: { oldMb: o.workerHeapMb } } : {}),
       retryDelayMs: 1000,
       progress: Boolean(o.progress) && Boolean(process.stderr.isTTY),
     });
