@@ -50,7 +50,7 @@ const CORES = availableParallelism();
 // --before REV: that revision's own bench worker, bundled the same way, so its local mode is
 // measured by the same harness in the same run ("before" and "after" side by side).
 const before = opts.before ? await prepareBefore(opts.before) : undefined;
-async function prepareBefore(rev: string): Promise<{ rev: string; worker: string }> {
+async function prepareBefore(rev: string): Promise<{ rev: string; worker: string; dir: string }> {
   const root = join(import.meta.dirname, '..');
   const git = (...args: string[]) => {
     const r = spawnSync('git', args, { cwd: root, encoding: 'utf8' });
@@ -71,7 +71,7 @@ async function prepareBefore(rev: string): Promise<{ rev: string; worker: string
   if (!existsSync(join(dir, 'node_modules'))) symlinkSync(join(root, 'node_modules'), join(dir, 'node_modules'));
   const worker = join(opts.dir, `before-${short}-worker.cjs`);
   await build({ entryPoints: [join(dir, 'bench', 'worker.ts')], bundle: true, platform: 'node', target: 'node20', format: 'cjs', outfile: worker, logLevel: 'error' });
-  return { rev: short, worker };
+  return { rev: short, worker, dir };
 }
 
 // BENCH_PROFILE=dir writes a CPU profile of each measured run there (node --cpu-prof).
@@ -242,18 +242,19 @@ if (want('memory')) {
   const small = await input(opts.memoryMb);
   const large = await input(opts.memoryMb * 10);
   const standIn = await new StandIn().start();
-  // Local mode as a user runs it (V8's default heap; the send workers size their own), and as of
-  // --before REV.
+  // Local mode as a user runs it: the built CLI in a process of its own, V8's default heap (the
+  // send workers size their own); and as of --before REV, built the same way. (The bench worker's
+  // bundle holds every path's code, the AWS SDK among it, which the CLI never loads.)
   const rss: Record<string, number[]> = { splitter: [], 'local mode, default heap': [] };
   const was = before ? `local mode before (${before.rev})` : undefined;
   if (was) rss[was] = [];
   for (const f of [small, large]) {
     rss.splitter!.push((await run({ mode: 'split', file: f.path })).maxRssMb);
     await standIn.reset();
-    rss['local mode, default heap']!.push((await run({ mode: 'local', file: f.path, host: standIn.url, workerScript: SEND_WORKER })).maxRssMb);
+    rss['local mode, default heap']!.push(cliPeakRss(join(import.meta.dirname, '..'), f.path, standIn.url));
     await standIn.reset();
     if (was && before) {
-      rss[was]!.push((await run({ mode: 'local', file: f.path, host: standIn.url }, [], before.worker)).maxRssMb);
+      rss[was]!.push(cliPeakRss(before.dir, f.path, standIn.url));
       await standIn.reset();
     }
   }
@@ -267,6 +268,23 @@ if (want('memory')) {
 }
 
 if (opts.only?.split(',').includes('pairs') && !want('memory')) await pairsSection();
+
+/** Peak RSS (MB, all threads) of `backfill import FILE --host HOST` run from the checkout at `root`. */
+function cliPeakRss(root: string, file: string, host: string): number {
+  spawnSync(process.execPath, [join(root, 'scripts', 'build.mjs')], { cwd: root, stdio: 'ignore' });
+  const probe = join(opts.dir, 'rss-probe.mjs');
+  writeFileSync(probe, "import { writeFileSync } from 'node:fs';\nprocess.on('exit', () => writeFileSync(process.env.BENCH_RSS_OUT, String(process.resourceUsage().maxRSS)));\n");
+  const out = join(opts.dir, 'rss.out');
+  const state = join(opts.dir, 'rss-state');
+  rmSync(state, { recursive: true, force: true });
+  const r = spawnSync(process.execPath, ['--import', probe, join(root, 'bin', 'backfill.mjs'), 'import', file, '--host', host, '--api-key', 'phc_bench', '--state-dir', state, '--no-progress'], {
+    cwd: root,
+    env: { ...process.env, BENCH_RSS_OUT: out },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  if (r.status !== 0) throw new Error(`backfill import in ${root} exited ${r.status}`);
+  return Number(readFileSync(out, 'utf8')) / 1024;
+}
 
 /**
  * The local sent-alias table with a long history's worth of pairs, on disk: peak RSS and

@@ -78,7 +78,7 @@ function chunksInFlight(threads: number): number {
  * Records per chunk in local mode: half the deployed splitter's, as memory is per chunk in flight
  * (README, Performance). Uuids do not depend on it.
  */
-export const LOCAL_CHUNK_RECORDS = 2_500;
+export const LOCAL_CHUNK_RECORDS = 2_000;
 
 /**
  * One machine, the same core as the Lambdas: split into chunks, hand each to the sender through
