@@ -75,8 +75,8 @@ function chunksInFlight(threads: number): number {
 }
 
 /**
- * Records per chunk in local mode: half the deployed splitter's, as memory is per chunk in flight
- * (README, Performance). Uuids do not depend on it.
+ * Records per chunk in local mode: fewer than the deployed splitter's 5,000, as memory is per
+ * chunk in flight (README, Performance). Uuids do not depend on it.
  */
 export const LOCAL_CHUNK_RECORDS = 2_000;
 
