@@ -37,27 +37,32 @@ export function tagOrigin(props: Record<string, unknown>, origin: string, proper
   return props;
 }
 
-/** Drops null and undefined values: absent is what PostHog expects for "unknown". */
+/** A value worth sending: not null, undefined or empty (absent is what PostHog expects for "unknown"). */
+export function present(v: unknown): boolean {
+  return v !== null && v !== undefined && v !== '';
+}
+
+/** Drops values that are not `present`. */
 export function compact(obj: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const k in obj) {
     const v = obj[k];
-    if (v !== null && v !== undefined && v !== '') out[k] = v;
+    if (present(v)) out[k] = v;
   }
   return out;
 }
 
 /** Sets `key` unless the value is null, undefined or empty: `compact` without the copy. */
+export function put(props: Record<string, unknown>, key: string, v: unknown): void {
+  if (present(v)) props[key] = v;
+}
+
 /**
  * `table[key]` for the table's own entries only: an event or property named `constructor` or
  * `toString` must not pick up Object.prototype's functions from a lookup table.
  */
 export function own<T>(table: Record<string, T>, key: string): T | undefined {
   return Object.hasOwn(table, key) ? table[key] : undefined;
-}
-
-export function put(props: Record<string, unknown>, key: string, v: unknown): void {
-  if (v !== null && v !== undefined && v !== '') props[key] = v;
 }
 
 export function isPlainObject(v: unknown): v is Record<string, unknown> {

@@ -1,11 +1,11 @@
 import { countryCode, languageTag } from '../geo';
-import { isPlainObject, own, put } from '../properties';
+import { isPlainObject, own, present, put } from '../properties';
 import { browserLanguage, browserName, campaignParams, browserVersion, deviceTypeOf, mobileOsName, referringDomain, webOsName } from '../vocabulary';
 
 /** Amplitude's placeholder for "no value" (e.g. an initial_utm_medium never seen): not a value. */
 export const EMPTY = 'EMPTY';
 
-const isValue = (v: unknown) => v !== null && v !== undefined && v !== '' && v !== EMPTY;
+const isValue = (v: unknown) => present(v) && v !== EMPTY;
 
 /** A copy without null, empty and "EMPTY" values; `deep` cleans nested objects too. */
 export function cleanAmplitude(obj: Record<string, unknown>, deep = false): Record<string, unknown> {
@@ -112,7 +112,7 @@ function webFields(r: Record<string, unknown>): Array<[string, unknown]> {
     ['$os', os],
     ['$device_type', deviceTypeOf(os, r.device_family, r.device_type, r.device_model)],
   ] as const) {
-    if (v !== null && v !== undefined && v !== '') fields.push([k, v]); // as `put`
+    if (present(v)) fields.push([k, v]); // as `put` would
   }
   fields.push(...Object.entries(browserLanguage(r.language)));
   if (webMemo.size >= WEB_MEMO_SIZE) webMemo.clear();
