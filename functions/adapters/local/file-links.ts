@@ -61,7 +61,7 @@ export class FileLinks implements IdentityLinks {
         mine.push(keys[i]!);
         return claimed;
       }
-      if (r.compare(me, 0, 8, 0, 8) === 0 && STATUS[r[8]!] === 'claimed') mine.push(keys[i]!); // our own retry
+      if (claimedBy(r, me)) mine.push(keys[i]!); // our own retry
       return undefined;
     });
     return mine;
@@ -96,12 +96,17 @@ export class FileLinks implements IdentityLinks {
   private settle(keys: string[], owner: string, status: 'sent' | 'refused'): void {
     const me = ownerId(owner);
     const settled = row(me, status);
-    this.table.update(keys, (_, r) => (r && r.compare(me, 0, 8, 0, 8) === 0 && STATUS[r[8]!] === 'claimed' ? settled : undefined));
+    this.table.update(keys, (_, r) => (r && claimedBy(r, me) ? settled : undefined));
   }
 }
 
 function ownerId(owner: string): Buffer {
   return createHash('sha256').update(owner).digest().subarray(0, 8);
+}
+
+/** A row still `claimed` by this owner (its first 8 bytes are the owner's id). */
+function claimedBy(r: Buffer, owner: Buffer): boolean {
+  return r.compare(owner, 0, 8, 0, 8) === 0 && STATUS[r[8]!] === 'claimed';
 }
 
 function row(owner: Buffer, status: Status): Buffer {
