@@ -270,8 +270,10 @@ if (want('memory')) {
 if (opts.only?.split(',').includes('pairs') && !want('memory')) await pairsSection();
 
 /** Peak RSS (MB, all threads) of `backfill import FILE --host HOST` run from the checkout at `root`. */
+const builtCli = new Set<string>();
 function cliPeakRss(root: string, file: string, host: string): number {
-  spawnSync(process.execPath, [join(root, 'scripts', 'build.mjs')], { cwd: root, stdio: 'ignore' });
+  if (!builtCli.has(root)) spawnSync(process.execPath, [join(root, 'scripts', 'build.mjs')], { cwd: root, stdio: 'ignore' });
+  builtCli.add(root);
   const probe = join(opts.dir, 'rss-probe.mjs');
   writeFileSync(probe, "import { writeFileSync } from 'node:fs';\nprocess.on('exit', () => writeFileSync(process.env.BENCH_RSS_OUT, String(process.resourceUsage().maxRSS)));\n");
   const out = join(opts.dir, 'rss.out');
