@@ -17,6 +17,7 @@ import { clients, createStack, drain, s3Event, upload, type Stack } from '../sup
 import { CaptureStandIn } from '../support/capture-stand-in';
 import { startMoto, type Moto } from '../support/moto';
 import { QueryStandIn } from '../support/query-stand-in';
+import { S3FaultProxy } from '../support/s3-faults';
 import { amplitudeRecords, mixpanelLines, segmentLines } from '../support/vendors';
 
 const KEY = 'phc_upload_test';
@@ -90,24 +91,24 @@ describe('upload, S3 preview and deployed verify on moto', () => {
     const interrupt = new AbortController();
     const file = join(dir, 'amplitude-2.jsonl');
     writeFileSync(file, readFileSync(files.amplitude!));
-    let progressed = 0;
-    // Stop once the first part is in.
-    const run = uploadFiles([file], { ...opts, bucket, signal: interrupt.signal });
-    // The poll only watches: a request of its own cut by the interruption is not the test's failure.
-    const poll = setInterval(() => {
-      void clients()
-        .s3.send(new ListMultipartUploadsCommand({ Bucket: bucket }))
-        .then((r) => {
-          if (r.Uploads?.length) {
-            progressed++;
-            interrupt.abort();
-          }
-        })
-        .catch(() => undefined);
-    }, 5);
-    await assert.rejects(run);
-    clearInterval(poll);
-    assert.ok(progressed > 0, 'the upload was under way when it was interrupted');
+    // Stop as soon as S3 has taken the first part: watched at a proxy in front of moto, so the
+    // interruption falls between the parts whatever the machine's speed (a timed poll did not).
+    const proxy = await new S3FaultProxy(moto.endpoint).start();
+    let partsIn = 0;
+    let completes = 0;
+    proxy.onAnswer = (method, target, status) => {
+      if (method === 'PUT' && target.searchParams.has('partNumber') && status === 200 && partsIn++ === 0) interrupt.abort();
+      if (method === 'POST' && target.searchParams.has('uploadId')) completes++;
+    };
+    process.env.AWS_ENDPOINT_URL_S3 = proxy.url;
+    try {
+      await assert.rejects(uploadFiles([file], { ...opts, bucket, signal: interrupt.signal }));
+    } finally {
+      delete process.env.AWS_ENDPOINT_URL_S3;
+      await proxy.stop();
+    }
+    assert.ok(partsIn > 0, 'the upload was under way when it was interrupted');
+    assert.equal(completes, 0, 'the multipart upload was never completed');
     assert.equal(await pendingUploads(), 0, 'the interrupted multipart upload was aborted');
     assert.equal(await versions('posthog/amplitude/amplitude-2.jsonl'), 0, 'no object: the splitter never saw a half file');
 

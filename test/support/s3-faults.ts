@@ -4,8 +4,8 @@ import type { AddressInfo } from 'node:net';
 /**
  * A small loopback proxy in front of moto that breaks S3 GetObject the way S3 does at scale:
  * a body cut off mid-way (connection reset after some bytes) and 503 SlowDown. Only GETs of
- * objects whose key contains `match` are touched; everything else passes through. Point the S3
- * client at it with AWS_ENDPOINT_URL_S3.
+ * objects whose key contains `match` are touched; everything else passes through (and can be
+ * watched with `onAnswer`). Point the S3 client at it with AWS_ENDPOINT_URL_S3.
  */
 export class S3FaultProxy {
   private server?: Server;
@@ -15,6 +15,8 @@ export class S3FaultProxy {
   readonly injected = { resets: 0, slowdowns: 0, gets: 0, ranged: 0 };
   /** The Range header of each matching GetObject ('' for a whole-object read). */
   ranges: string[] = [];
+  /** Called with every request moto answered (method, URL, status), before the client sees the answer. */
+  onAnswer?: (method: string, target: URL, status: number) => void;
 
   constructor(private readonly upstream: string) {}
 
@@ -50,6 +52,7 @@ export class S3FaultProxy {
       return;
     }
     const up = request(target, { method: req.method, headers: req.headers }, (upRes) => {
+      this.onAnswer?.(req.method ?? '', target, upRes.statusCode ?? 502);
       res.writeHead(upRes.statusCode ?? 502, upRes.headers);
       if (!fault) {
         upRes.pipe(res);
