@@ -5,7 +5,6 @@
 // a stale build never runs.
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { setFlagsFromString } from 'node:v8';
 
 const root = join(import.meta.dirname, '..');
 
@@ -18,11 +17,6 @@ function buildIsCurrent() {
     return false; // no build, an old stamp, or a source gone
   }
 }
-
-// fetch's HTTP parser is WebAssembly, which V8 recompiles optimised on a background thread; Node
-// waits for that before it exits, about 0.1 s of a short import. Capture's answers are a few bytes:
-// the baseline compiler's code parses them as fast.
-setFlagsFromString('--liftoff-only');
 
 if (buildIsCurrent()) {
   await import('../dist/main.js');

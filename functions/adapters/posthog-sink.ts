@@ -1,5 +1,6 @@
 import { PostHog } from 'posthog-node';
 import type { PostHogEvent } from '../core/event';
+import { httpFetch } from './http-fetch';
 import { METRIC, noMetrics, type MetricsPort } from '../pipeline/metrics';
 import type { EventSink, SendResult } from '../pipeline/ports';
 
@@ -67,7 +68,7 @@ export class PostHogSink implements EventSink {
     assertSupportedEnvironment();
     // posthog-node disables itself on an empty key and then "sends" nothing, successfully.
     if (typeof opts.apiKey !== 'string' || !opts.apiKey.trim()) throw new Error('PostHog project API key is empty: nothing could be sent');
-    this.base = globalThis.fetch as unknown as FetchLike;
+    this.base = httpFetch as unknown as FetchLike;
     this.metrics = opts.metrics ?? noMetrics;
   }
 

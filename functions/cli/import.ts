@@ -37,8 +37,8 @@ export interface ImportOptions {
   /** Chunks being sent at once when posting (default: one per worker, two with one thread); an --out file always takes one. */
   chunksInFlight?: number;
   /**
-   * Worker threads that transform and send chunks when posting (0: this thread does it all). An
-   * --out file is written in chunk order by this thread.
+   * Worker threads that transform and send chunks when posting (0: this thread does it all;
+   * default: defaultWorkers of the file's size). An --out file is written in chunk order by this thread.
    */
   workers?: number;
   /** Each send worker's heap (see SendWorkers); what is not given is the default. */
@@ -65,6 +65,15 @@ export interface ImportResult {
  * main thread alone at 0 ms round trip and even with it at 50 ms; one worker alone was slower).
  */
 export const DEFAULT_WORKERS = Math.min(availableParallelism(), 8);
+
+/**
+ * Below this many bytes on disk a file is sent by this thread unless `--workers` says otherwise:
+ * a worker takes ~0.2-0.3 s to start (its own isolate loading the same code), as long as the
+ * whole import of such a file takes (README, Performance: a one-record import).
+ */
+export const WORKERS_FROM_BYTES = 1024 * 1024;
+
+export const defaultWorkers = (bytes: number): number => (bytes < WORKERS_FROM_BYTES ? 0 : DEFAULT_WORKERS);
 
 /**
  * Chunks in flight at once: with one send thread, two (one transformed while the other is
@@ -115,7 +124,7 @@ export async function importFile(path: string, opts: ImportOptions): Promise<Imp
     checkpoints.trackOutput(() => ndjson!.size());
     sink = ndjson;
   }
-  const workers = sinkOptions ? (opts.workers ?? DEFAULT_WORKERS) : 0;
+  const workers = sinkOptions ? (opts.workers ?? defaultWorkers(st.size)) : 0;
   if (sinkOptions && workers === 0) {
     const { PostHogSink } = await import('../adapters/posthog-sink');
     sink = new PostHogSink({ ...sinkOptions, ...(budget ? { acquire: (n: number) => budget.acquire(n) } : {}) });

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, test } from 'node:test';
+import { CaptureStandIn } from '../support/capture-stand-in';
 import { amplitudeRecords, amplitudeZip } from '../support/vendors';
 
 // What the CLI loads to start: the compiled build when it is current, and for an NDJSON import
@@ -39,6 +40,24 @@ describe('CLI start', () => {
     assert.match(stdout, /1 records read, 1 sent/);
     assert.ok(modules.some((u) => /\/(dist\/main\.js|functions\/cli\/main\.ts)$/.test(u)), 'the trace saw the CLI load');
     assert.deepEqual(readersIn(modules), []);
+  });
+
+  test('a one-record import posted to capture starts no worker thread', async () => {
+    const capture = await new CaptureStandIn({ apiKey: 'phc_start' }).start();
+    try {
+      const input = file('posted.jsonl', '{"event":"signed up","distinct_id":"u1","timestamp":"2024-01-01T00:00:00Z"}\n');
+      const { stdout, modules } = await traced(['import', input, '--host', capture.url, '--api-key', 'phc_start', '--state-dir', join(dir, 'state-posted'), '--no-progress']);
+      assert.match(stdout, /1 records read, 1 sent/);
+      assert.equal(capture.unique, 1);
+      assert.ok(modules.some((u) => u.includes('posthog')), 'the trace saw the sink load');
+      assert.deepEqual(modules.filter((u) => u.includes('send-worker')), []);
+      // The same import with a worker asked for: the trace does see it start.
+      const forced = await traced(['import', input, '--host', capture.url, '--api-key', 'phc_start', '--state-dir', join(dir, 'state-forced'), '--no-progress', '--workers', '1']);
+      assert.match(forced.stdout, /1 records read, 1 sent/);
+      assert.deepEqual(forced.modules.filter((u) => u.includes('send-worker')).map((u) => u.replace(/.*\//, '')), ['send-worker.js']);
+    } finally {
+      await capture.stop();
+    }
   });
 
   test('zip, CSV and JSON-array inputs load their reader and import', async () => {

@@ -60,6 +60,18 @@ describe('PostHogSink against the capture stand-in', () => {
     assert.equal(capture.unique - before, 600);
   });
 
+  test('a request capture never answers is ended at the request timeout and sent again', async () => {
+    const before = capture.unique;
+    capture.fail({ kind: 'hang' });
+    const t0 = Date.now();
+    await sink({ requestTimeoutMs: 300, retries: 1, inFlight: 1 }).send(events(20, 'hang'));
+    assert.equal(capture.injected.hang, 1, 'the fault happened');
+    assert.ok(Date.now() - t0 >= 290, 'waited for the timeout');
+    assert.equal(capture.unique - before, 20);
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(capture.hungClosed, 1, 'the hung connection was closed, not left open');
+  });
+
   test('a failure that outlasts the retries rejects the whole send, even mid-chunk', async () => {
     capture.fail({ kind: 'pass' }, { kind: 'status', status: 503 }, { kind: 'status', status: 503 }, { kind: 'status', status: 503 });
     await assert.rejects(sink({ retries: 2, inFlight: 1 }).send(events(1_000, 'fail')), /PostHog capture failed: HTTP 503/);

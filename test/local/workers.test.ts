@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { DEFAULT_WORKERS, importFile, type ImportOptions } from '../../functions/cli/import';
+import { DEFAULT_WORKERS, importFile, WORKERS_FROM_BYTES, type ImportOptions } from '../../functions/cli/import';
 import { Limits } from '../../functions/core/settings';
 import { CaptureStandIn } from '../support/capture-stand-in';
 import { amplitudeRecords, amplitudeZip } from '../support/vendors';
@@ -66,13 +66,24 @@ describe('local mode on several threads', () => {
     for (const n of byMinute.values()) assert.ok(n <= 100_000);
   });
 
-  test('by default the chunks are sent by the default number of worker threads', async () => {
-    const { records } = amplitudeRecords(300);
-    const input = join(mkdtempSync(join(tmpdir(), 'workers-in-')), 'default.zip');
-    writeFileSync(input, await amplitudeZip(records, 300));
-    const res = await importFile(input, opts({ host: capture.url, apiKey: KEY }));
+  test('by default a file of 1 MiB or more is sent by a worker per core, a smaller one by the main thread', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'workers-in-'));
+    const { records } = amplitudeRecords(1_500);
+    const lines = records.map((r) => JSON.stringify(r));
+    const big = join(dir, 'big.jsonl');
+    writeFileSync(big, lines.join('\n') + '\n');
+    assert.ok(statSync(big).size >= WORKERS_FROM_BYTES, 'big enough');
+    const res = await importFile(big, opts({ host: capture.url, apiKey: KEY }));
     assert.equal(res.workers, DEFAULT_WORKERS);
-    assert.equal(res.report!.records.sent, 300);
+    assert.equal(res.report!.records.sent, 1_500);
+
+    const small = join(dir, 'small.jsonl');
+    writeFileSync(small, lines.slice(0, 300).join('\n') + '\n');
+    const one = await importFile(small, opts({ host: capture.url, apiKey: KEY }));
+    assert.equal(one.workers, 0, 'no worker started for a small file');
+    assert.equal(one.report!.records.sent, 300);
+    const forced = await importFile(small, opts({ host: capture.url, apiKey: KEY, workers: 2 }));
+    assert.equal(forced.workers, 2, '--workers is followed whatever the size');
   });
 
   test('a worker that runs out of its heap fails the import with what to do, never silently', async () => {

@@ -10,8 +10,12 @@ import { gunzipSync } from 'node:zlib';
 export const BODY_LIMIT = 20 * 1024 * 1024;
 export const EVENT_LIMIT = 1_000_000;
 
-/** `pass` lets one request through untouched, to script a failure after some batches were accepted. */
-export type Fault = { kind: 'status'; status: number; retryAfter?: number } | { kind: 'reset' } | { kind: 'pass' };
+/**
+ * `pass` lets one request through untouched, to script a failure after some batches were
+ * accepted; `hang` reads the request and never answers (counted in `hungClosed` once the client
+ * gives up and closes the connection).
+ */
+export type Fault = { kind: 'status'; status: number; retryAfter?: number } | { kind: 'reset' } | { kind: 'hang' } | { kind: 'pass' };
 
 export interface CaptureOptions {
   apiKey?: string;
@@ -48,7 +52,9 @@ export class CaptureStandIn {
   rejectedBatches: Array<{ status: number; reason: string }> = [];
   historicalFlags = new Set<boolean>();
   /** Faults answered so far, by kind. */
-  injected = { status503: 0, status429: 0, otherStatus: 0, reset: 0 };
+  injected = { status503: 0, status429: 0, otherStatus: 0, reset: 0, hang: 0 };
+  /** Hung requests whose connection the client closed. */
+  hungClosed = 0;
   private queue: Fault[] = [];
   private down: Fault | undefined;
   private burst = 0;
@@ -125,6 +131,11 @@ export class CaptureStandIn {
       raw = await readBody(req, this.limit);
     } catch {
       return reply(res, 413, { type: 'validation_error', code: 'payload_too_large' });
+    }
+    if (fault?.kind === 'hang') {
+      this.injected.hang++;
+      res.on('close', () => this.hungClosed++);
+      return;
     }
     if (fault?.kind === 'status') {
       if (fault.status === 503) this.injected.status503++;
