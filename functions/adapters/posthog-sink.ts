@@ -45,7 +45,9 @@ class ImportClient extends PostHog {
   captureImported(e: PostHogEvent): void {
     this.enqueue(
       'capture',
-      { distinctId: e.distinct_id, event: e.event, properties: e.properties },
+      // `distinct_id` as the wire has it: given `distinctId`, posthog-node renames it with a
+      // `delete`, which turns every queued message into a slow dictionary-mode object.
+      { distinct_id: e.distinct_id, event: e.event, properties: e.properties },
       // Geolocation is decided in the core (formats/build.ts) and carried by the event itself;
       // posthog-node's own default (its client option, true) is never consulted.
       { uuid: e.uuid, disableGeoip: e.properties.$geoip_disable === true, ...(e.timestamp ? { timestamp: new Date(e.timestamp) } : {}) },

@@ -35,6 +35,10 @@ describe('PostHogSink against the capture stand-in', () => {
     const [e] = events(1, 'props');
     await sink().send([e!]);
     const got = capture.events.get(e!.uuid)!;
+    // The message as capture gets it: the wire's field names only (distinct_id, not distinctId).
+    assert.deepEqual(Object.keys(got).sort(), ['distinct_id', 'event', 'properties', 'timestamp', 'type', 'uuid'].filter((k) => k in got).sort());
+    assert.equal(got.distinct_id, e!.distinct_id);
+    assert.equal('distinctId' in got, false);
     assert.equal(got.properties?.$lib, 'web');
     assert.equal(got.properties?.$is_server, undefined);
     assert.equal(got.properties?.$geoip_disable, undefined, 'geo-ip is left to the event: posthog-node would add it to all');
