@@ -41,7 +41,8 @@ export async function localStatus(stateDir: string, opts: StatusOptions = {}): P
     const cp = await FileCheckpoints.load(path);
     const manifest = await cp.getManifest();
     if (!manifest) continue;
-    // The checkpoint file is rewritten on every done chunk: its time is the last progress.
+    // The manifest's time is its last change or its last done chunk (from the journal); the
+    // file's own time covers a manifest written by a version that did not stamp every change.
     const written = (await stat(path)).mtime.toISOString();
     out.push(fileStatus(manifest, await cp.chunkStats(), later(manifest.updatedAt, written)!, opts));
   }

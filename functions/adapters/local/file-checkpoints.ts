@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, truncate } from 'node:fs/promises';
 import { AtomicFile } from './atomic-file';
 import type { ChunkStats } from '../../core/report';
 import type { Checkpoints, Manifest, PausePoint } from '../../pipeline/ports';
@@ -10,15 +10,31 @@ interface State {
   outBytes?: number;
 }
 
+/** One done chunk, a line of the journal. */
+interface DoneLine {
+  chunk: number;
+  at: string;
+  stats: ChunkStats;
+  outBytes?: number;
+}
+
 /**
- * Checkpoints for one machine: a JSON file per imported file, rewritten atomically (write +
- * rename) on every change, so an interrupted run resumes from the last done chunk.
+ * Checkpoints for one machine: a JSON file per imported file with the manifest and the chunks
+ * not yet done, rewritten atomically (write + rename) when the manifest changes, and beside it
+ * a journal (`<file>.log`) that gets one line per done chunk. A done chunk costs one append of
+ * its own line, not a rewrite of every chunk so far (which grew with the file: quadratic over a
+ * large one). Loading replays the journal over the file; a last line torn by a crash is cut off
+ * (that chunk is sent again, and PostHog drops the repeats by uuid).
  */
 export class FileCheckpoints implements Checkpoints {
   private state: State = { chunks: {} };
   private readonly file: AtomicFile;
+  private readonly journal: AtomicFile;
+  /** Done chunks whose journal line is written: the file need not hold them. */
+  private readonly journaled = new Set<string>();
   private constructor(path: string) {
     this.file = new AtomicFile(path);
+    this.journal = new AtomicFile(`${path}.log`);
   }
 
   static async load(path: string): Promise<FileCheckpoints> {
@@ -28,7 +44,37 @@ export class FileCheckpoints implements Checkpoints {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new Error(`${path}: unreadable checkpoint file: ${(err as Error).message}`);
     }
+    await cp.replay();
     return cp;
+  }
+
+  private async replay(): Promise<void> {
+    let text: string;
+    try {
+      text = await readFile(this.journal.path, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw err;
+    }
+    const end = text.lastIndexOf('\n') + 1;
+    // A line without its newline was being appended when the run died: drop it, so the next
+    // append starts a line of its own.
+    if (end < text.length) await truncate(this.journal.path, Buffer.byteLength(text.slice(0, end)));
+    const m = this.state.manifest;
+    for (const line of text.slice(0, end).split('\n')) {
+      if (!line) continue;
+      let d: DoneLine;
+      try {
+        d = JSON.parse(line) as DoneLine;
+      } catch (err) {
+        throw new Error(`${this.journal.path}: unreadable checkpoint journal: ${(err as Error).message}`);
+      }
+      this.state.chunks[d.chunk] = { status: 'done', stats: d.stats };
+      this.journaled.add(String(d.chunk));
+      if (d.outBytes !== undefined) this.state.outBytes = d.outBytes;
+      if (m && (!m.updatedAt || d.at > m.updatedAt)) m.updatedAt = d.at;
+    }
+    if (m) m.doneChunks = Object.values(this.state.chunks).filter((c) => c.status === 'done').length;
   }
 
   private outSize?: () => Promise<number>;
@@ -98,10 +144,13 @@ export class FileCheckpoints implements Checkpoints {
     if (c.status === 'done') return false;
     c.status = 'done';
     c.stats = stats;
-    this.state.manifest!.doneChunks++;
-    this.state.manifest!.updatedAt = new Date().toISOString();
+    const m = this.state.manifest!;
+    m.doneChunks++;
+    m.updatedAt = new Date().toISOString();
     if (this.outSize) this.state.outBytes = await this.outSize();
-    await this.save();
+    const line: DoneLine = { chunk, at: m.updatedAt, stats, ...(this.state.outBytes !== undefined ? { outBytes: this.state.outBytes } : {}) };
+    await this.journal.append(`${JSON.stringify(line)}\n`);
+    this.journaled.add(String(chunk));
     return true;
   }
 
@@ -118,7 +167,12 @@ export class FileCheckpoints implements Checkpoints {
     await this.save();
   }
 
+  /** The manifest and the chunks the journal does not hold (those not done, in practice). */
   private save(): Promise<void> {
-    return this.file.save(() => JSON.stringify(this.state));
+    return this.file.save(() => {
+      const chunks: State['chunks'] = {};
+      for (const [k, c] of Object.entries(this.state.chunks)) if (!this.journaled.has(k)) chunks[k] = c;
+      return JSON.stringify({ ...this.state, chunks });
+    });
   }
 }
