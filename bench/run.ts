@@ -68,7 +68,12 @@ async function prepareBefore(rev: string): Promise<{ rev: string; worker: string
   if (readFileSync(join(dir, 'package.json'), 'utf8') !== readFileSync(join(root, 'package.json'), 'utf8')) {
     process.stderr.write(`note: ${short}'s package.json differs; it runs with this checkout's node_modules\n`);
   }
-  if (!existsSync(join(dir, 'node_modules'))) symlinkSync(join(root, 'node_modules'), join(dir, 'node_modules'));
+  // A link left by an earlier run may point at a checkout that is gone (existsSync follows it).
+  const modules = join(dir, 'node_modules');
+  if (!existsSync(modules)) {
+    rmSync(modules, { force: true });
+    symlinkSync(join(root, 'node_modules'), modules);
+  }
   const worker = join(opts.dir, `before-${short}-worker.cjs`);
   await build({ entryPoints: [join(dir, 'bench', 'worker.ts')], bundle: true, platform: 'node', target: 'node20', format: 'cjs', outfile: worker, logLevel: 'error' });
   return { rev: short, worker, dir };

@@ -7,6 +7,8 @@ export interface HttpFetchInit {
   headers?: Record<string, string>;
   body?: string | Uint8Array | Blob;
   signal?: AbortSignal;
+  /** Redirects followed so far (internal). */
+  redirects?: number;
 }
 
 export interface HttpFetchResponse {
@@ -36,16 +38,26 @@ export async function httpFetch(url: string, init: HttpFetchInit = {}): Promise<
   const agent = agents[target.protocol as keyof typeof agents];
   if (!agent) throw new TypeError(`unsupported protocol ${target.protocol}`);
   const body = typeof init.body === 'string' ? Buffer.from(init.body) : init.body instanceof Blob ? Buffer.from(await init.body.arrayBuffer()) : init.body;
+  let res: HttpFetchResponse;
   try {
-    return await once(target, agent, init, body);
+    res = await once(target, agent, init, body);
   } catch (err) {
     // A kept-alive socket the server had already closed (idle timeout; a Lambda thawed after
     // its peer hung up) fails before any answer: Node's documented remedy is to send again, on
     // a new connection. Anything else is posthog-node's to retry.
-    if ((err as StaleSocket).staleSocket) return once(target, agent, init, body);
-    throw err;
+    if (!(err as StaleSocket).staleSocket) throw err;
+    res = await once(target, agent, init, body);
   }
+  // A host that moved its capture elsewhere (307/308 keep the method and body, as fetch
+  // follows them); any other answer is posthog-node's to judge.
+  const location = res.headers.get('location');
+  if ((res.status === 307 || res.status === 308) && location && (init.redirects ?? 0) < MAX_REDIRECTS) {
+    return httpFetch(new URL(location, target).href, { ...init, body, redirects: (init.redirects ?? 0) + 1 });
+  }
+  return res;
 }
+
+const MAX_REDIRECTS = 5;
 
 type StaleSocket = Error & { staleSocket?: boolean };
 

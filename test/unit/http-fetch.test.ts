@@ -95,6 +95,24 @@ describe('httpFetch (posthog-node over node:http)', () => {
     assert.equal(sockets.size, 2, 'on a new connection');
   });
 
+  test('a 307/308 to another path is followed with the same method and body; other redirects come back as they are', async () => {
+    await fresh();
+    const seen: string[] = [];
+    handler = (req, body, res) => {
+      seen.push(`${req.method} ${req.url} ${body.toString()}`);
+      if (req.url === '/batch/') return res.writeHead(308, { location: '/moved/batch/' }).end();
+      if (req.url === '/loop/') return res.writeHead(307, { location: '/loop/' }).end();
+      if (req.url === '/old/') return res.writeHead(301, { location: '/batch/' }).end();
+      res.end('{"status":1}');
+    };
+    const res = await httpFetch(`${url}/batch/`, { method: 'POST', body: 'payload' });
+    assert.equal(res.status, 200);
+    assert.deepEqual(seen, ['POST /batch/ payload', 'POST /moved/batch/ payload']);
+    assert.equal((await httpFetch(`${url}/loop/`, { method: 'POST', body: 'x' })).status, 307, 'a loop ends');
+    assert.equal(seen.filter((s) => s.startsWith('POST /loop/')).length, 6, 'the first request and five redirects');
+    assert.equal((await httpFetch(`${url}/old/`, { method: 'POST', body: 'x' })).status, 301, 'a 301 would turn a POST into a GET: left to the caller');
+  });
+
   test('a reset on a new connection, or an answer cut off, is an error for posthog-node to retry', async () => {
     await fresh();
     handler = (req) => req.socket.destroy();
