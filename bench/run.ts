@@ -22,8 +22,11 @@ const program = new Command()
   .option('--no-cost', 'skip the cost model (needs moto)')
   .option('--only <sections>', 'comma list of: send,floor,split,memory,pairs,cost,startup,model (memory includes pairs)')
   .option('--before <rev>', 'also run local mode as of this git revision (extracted and bundled beside the inputs), side by side')
+  .option('--rounds <n>', 'rounds of the local-mode runs (median of each configuration)', Number, 3)
   .option('--dir <dir>', 'where generated inputs are kept between runs', join(tmpdir(), 'posthog-backfill-bench'));
-const opts = program.parse().opts<{ mb: number; memoryMb: number; pairs: number; pairsAb: number; rttMs: number; memory: boolean; cost: boolean; only?: string; dir: string; before?: string }>();
+const opts = program.parse().opts<{ rounds: number; mb: number; memoryMb: number; pairs: number; pairsAb: number; rttMs: number; memory: boolean; cost: boolean; only?: string; dir: string; before?: string }>();
+// Checkouts whose CLI cliPeakRss has built in this run (each once).
+const builtCli = new Set<string>();
 const want = (s: string) => (opts.only ? opts.only.split(',').includes(s) : s !== 'memory' || opts.memory) && (s !== 'cost' || opts.cost);
 
 const STAND_IN = join(import.meta.dirname, 'stand-in.ts');
@@ -162,21 +165,25 @@ if (want('send')) {
     const naive = await run({ mode: 'naive', file: file.path, host: standIn.url });
     const naiveAt = await standIn.stats();
     await standIn.reset();
-    // Local mode with its send work in this thread (0) and in 1, 2, … all cores' worker threads.
-    const scaling: Array<{ workers: number; rate: number; lost: number }> = [];
-    for (let workers = 0; workers <= CORES; workers++) {
-      const local = await run({ mode: 'local', file: file.path, host: standIn.url, workers, workerScript: SEND_WORKER });
-      const at = await standIn.stats();
-      await standIn.reset();
-      scaling.push({ workers, rate: perSec(local.events, local.ms), lost: local.events + (local.links ?? 0) - at.unique });
+    // Local mode with its send work in this thread (0) and in 1, 2, … all cores' worker threads,
+    // and --before's local mode: --rounds rounds, the configurations alternated within each, the
+    // median rate of each (runs of the same configuration varied by up to 25 % on a shared VM).
+    const configs: Array<number | 'before'> = [...Array.from({ length: CORES + 1 }, (_, w) => w), ...(before ? ['before' as const] : [])];
+    const runs = new Map<number | 'before', Array<{ rate: number; lost: number }>>(configs.map((c) => [c, []]));
+    for (let round = 0; round < opts.rounds; round++) {
+      for (const c of configs) {
+        const local = c === 'before' ? await run({ mode: 'local', file: file.path, host: standIn.url }, [], before!.worker) : await run({ mode: 'local', file: file.path, host: standIn.url, workers: c, workerScript: SEND_WORKER });
+        const at = await standIn.stats();
+        await standIn.reset();
+        runs.get(c)!.push({ rate: perSec(local.events, local.ms), lost: local.events + (local.links ?? 0) - at.unique });
+      }
     }
-    let was: { rate: number; lost: number } | undefined;
-    if (before) {
-      const b = await run({ mode: 'local', file: file.path, host: standIn.url }, [], before.worker);
-      const at = await standIn.stats();
-      await standIn.reset();
-      was = { rate: perSec(b.events, b.ms), lost: b.events + (b.links ?? 0) - at.unique };
-    }
+    const median = (c: number | 'before') => {
+      const rs = runs.get(c)!;
+      return { rate: rs.map((r) => r.rate).sort((a, b) => a - b)[rs.length >> 1]!, lost: Math.max(...rs.map((r) => r.lost)) };
+    };
+    const scaling = Array.from({ length: CORES + 1 }, (_, workers) => ({ workers, ...median(workers) }));
+    const was = before ? median('before') : undefined;
     const sent = await run({ mode: 'sender', file: file.path, host: standIn.url });
     const senderAt = await standIn.stats();
     await standIn.stop();
@@ -198,7 +205,8 @@ if (want('send')) {
     }
     const noneLost = scaling.every((sc) => sc.lost === 0);
     if (was && before) {
-      target(best.rate >= 1.7 * was.rate && noneLost, `local mode on ${CORES} cores ≥ 1.7× local mode before (${before.rev}) at ${rtt} ms, nothing lost (${fmt(best.rate / was.rate, 2)}× with ${threads(best.workers)}; default ${fmt(dflt.rate / was.rate, 2)}×)`);
+      // Judged on the default, which is what a user gets; the best configuration beside it.
+      target(dflt.rate >= 1.7 * was.rate && noneLost, `local mode (default) on ${CORES} cores ≥ 1.7× local mode before (${before.rev}) at ${rtt} ms, nothing lost (${fmt(dflt.rate / was.rate, 2)}×; best ${fmt(best.rate / was.rate, 2)}× with ${threads(best.workers)}; medians of ${opts.rounds} rounds)`);
     }
     const one = scaling[0]!;
     verdicts.push(`note    ${rtt} ms: ${threads(best.workers)} ${fmt(best.rate / one.rate, 2)}× the main thread alone`);
@@ -275,7 +283,6 @@ if (want('memory')) {
 if (opts.only?.split(',').includes('pairs') && !want('memory')) await pairsSection();
 
 /** Peak RSS (MB, all threads) of `backfill import FILE --host HOST` run from the checkout at `root`. */
-const builtCli = new Set<string>();
 function cliPeakRss(root: string, file: string, host: string): number {
   if (!builtCli.has(root)) spawnSync(process.execPath, [join(root, 'scripts', 'build.mjs')], { cwd: root, stdio: 'ignore' });
   builtCli.add(root);
