@@ -55,7 +55,7 @@ describe('local checkpoints: a file for the manifest, a journal line per done ch
     assert.equal(await again.completeChunk('f1', 3, stats(10)), false, 'a done chunk is not counted twice');
   });
 
-  test('after a crash mid-append the torn line is cut off: that chunk is pending again, and the journal stays readable', async () => {
+  test('after a crash mid-append the torn line is not read (that chunk is pending again) and is cut off by the next append, not by a reader', async () => {
     const p = path();
     const cp = await FileCheckpoints.load(p);
     await cp.openFile(manifest);
@@ -67,12 +67,18 @@ describe('local checkpoints: a file for the manifest, a journal line per done ch
     await cp.completeChunk('f1', 1, stats(10));
     appendFileSync(`${p}.log`, '{"chunk":2,"at":"2026-01-01T00:00:0'); // the run died here
 
+    // A reader (backfill status, while the import runs) leaves the journal as it is.
+    const torn = readFileSync(`${p}.log`, 'utf8');
+    const reader = await FileCheckpoints.load(p);
+    assert.equal((await reader.getManifest())!.doneChunks, 2);
+    assert.equal(readFileSync(`${p}.log`, 'utf8'), torn, 'loading alone does not cut the journal');
+
     const resumed = await FileCheckpoints.load(p);
     assert.equal((await resumed.getManifest())!.doneChunks, 2);
     assert.equal(resumed.outBytes, 200, 'the --out file is cut back to the last whole line');
     assert.deepEqual((await resumed.pendingChunks()).map((c) => c.chunk), [2, 3]);
-    assert.ok(readFileSync(`${p}.log`, 'utf8').endsWith('}\n'), 'the torn tail is gone');
     await resumed.completeChunk('f1', 2, stats(10));
+    assert.doesNotMatch(readFileSync(`${p}.log`, 'utf8'), /:0\{/, 'the torn tail was cut off before the next line');
     await resumed.completeChunk('f1', 3, stats(10));
     await resumed.markReported();
 

@@ -23,8 +23,9 @@ interface DoneLine {
  * not yet done, rewritten atomically (write + rename) when the manifest changes, and beside it
  * a journal (`<file>.log`) that gets one line per done chunk. A done chunk costs one append of
  * its own line, not a rewrite of every chunk so far (which grew with the file: quadratic over a
- * large one). Loading replays the journal over the file; a last line torn by a crash is cut off
- * (that chunk is sent again, and PostHog drops the repeats by uuid).
+ * large one). Loading replays the journal over the file; a last line torn by a crash is not read
+ * (that chunk is sent again, and PostHog drops the repeats by uuid) and is cut off before the
+ * next append, never by a mere reader such as `status`.
  */
 export class FileCheckpoints implements Checkpoints {
   private state: State = { chunks: {} };
@@ -32,6 +33,8 @@ export class FileCheckpoints implements Checkpoints {
   private readonly journal: AtomicFile;
   /** Done chunks whose journal line is written: the file need not hold them. */
   private readonly journaled = new Set<string>();
+  /** Where the journal's last whole line ends, when a torn line follows it. */
+  private tornAt?: number;
   private constructor(path: string) {
     this.file = new AtomicFile(path);
     this.journal = new AtomicFile(`${path}.log`);
@@ -57,9 +60,9 @@ export class FileCheckpoints implements Checkpoints {
       throw err;
     }
     const end = text.lastIndexOf('\n') + 1;
-    // A line without its newline was being appended when the run died: drop it, so the next
-    // append starts a line of its own.
-    if (end < text.length) await truncate(this.journal.path, Buffer.byteLength(text.slice(0, end)));
+    // A line without its newline: the run that wrote it died mid-append (or, seen by `status`,
+    // is appending it now). It is not read; the next run cuts it off before its first append.
+    if (end < text.length) this.tornAt = Buffer.byteLength(text.slice(0, end));
     const m = this.state.manifest;
     for (const line of text.slice(0, end).split('\n')) {
       if (!line) continue;
@@ -149,6 +152,11 @@ export class FileCheckpoints implements Checkpoints {
     m.updatedAt = new Date().toISOString();
     if (this.outSize) this.state.outBytes = await this.outSize();
     const line: DoneLine = { chunk, at: m.updatedAt, stats, ...(this.state.outBytes !== undefined ? { outBytes: this.state.outBytes } : {}) };
+    if (this.tornAt !== undefined) {
+      const at = this.tornAt;
+      this.tornAt = undefined;
+      await truncate(this.journal.path, at);
+    }
     await this.journal.append(`${JSON.stringify(line)}\n`);
     this.journaled.add(String(chunk));
     return true;
