@@ -31,23 +31,15 @@ const agents = { 'http:': new HttpAgent({ keepAlive: true }), 'https:': new Http
  * (undici) on first use, which took ~100 ms of a one-record import's start (README, Performance);
  * node:http is already in the snapshot. The answer is read whole before it resolves, so the
  * socket goes back to the keep-alive pool at once and `text()` can be read any number of times.
- * An aborted signal (posthog-node's request timeout) destroys the request.
+ * An aborted signal (posthog-node's request timeout) destroys the request; a failure on a
+ * kept-alive connection that was already closed is marked `staleSocket` (see retryOnStaleSocket).
  */
 export async function httpFetch(url: string, init: HttpFetchInit = {}): Promise<HttpFetchResponse> {
   const target = new URL(url);
   const agent = agents[target.protocol as keyof typeof agents];
   if (!agent) throw new TypeError(`unsupported protocol ${target.protocol}`);
   const body = typeof init.body === 'string' ? Buffer.from(init.body) : init.body instanceof Blob ? Buffer.from(await init.body.arrayBuffer()) : init.body;
-  let res: HttpFetchResponse;
-  try {
-    res = await once(target, agent, init, body);
-  } catch (err) {
-    // A kept-alive socket the server had already closed (idle timeout; a Lambda thawed after
-    // its peer hung up) fails before any answer: Node's documented remedy is to send again, on
-    // a new connection. Anything else is posthog-node's to retry.
-    if (!(err as StaleSocket).staleSocket) throw err;
-    res = await once(target, agent, init, body);
-  }
+  const res = await once(target, agent, init, body);
   // A host that moved its capture elsewhere (307/308 keep the method and body, as fetch
   // follows them); any other answer is posthog-node's to judge.
   const location = res.headers.get('location');
@@ -59,7 +51,25 @@ export async function httpFetch(url: string, init: HttpFetchInit = {}): Promise<
 
 const MAX_REDIRECTS = 5;
 
-type StaleSocket = Error & { staleSocket?: boolean };
+/** An error of a request sent on a kept-alive connection that turned out to be closed. */
+export type StaleSocket = Error & { staleSocket?: boolean };
+
+/**
+ * Sends a request once more when it failed on a kept-alive connection the server had already
+ * closed (its idle timeout; a Lambda thawed after its peer hung up): Node's documented remedy,
+ * on a new connection, instead of posthog-node's retry after its backoff. Wrapped around the
+ * fetch that pays the rate budget and counts attempts, so the second sending is paid and counted.
+ */
+export function retryOnStaleSocket<A extends unknown[], R>(inner: (...args: A) => Promise<R>): (...args: A) => Promise<R> {
+  return async (...args: A) => {
+    try {
+      return await inner(...args);
+    } catch (err) {
+      if (!(err as StaleSocket).staleSocket) throw err;
+      return inner(...args);
+    }
+  };
+}
 
 function once(target: URL, agent: HttpAgent, init: HttpFetchInit, body: Uint8Array | undefined): Promise<HttpFetchResponse> {
   const signal = init.signal;

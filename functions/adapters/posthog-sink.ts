@@ -1,6 +1,6 @@
 import { PostHog } from 'posthog-node';
 import type { PostHogEvent } from '../core/event';
-import { httpFetch } from './http-fetch';
+import { httpFetch, retryOnStaleSocket } from './http-fetch';
 import { METRIC, noMetrics, type MetricsPort } from '../pipeline/metrics';
 import type { EventSink, SendResult } from '../pipeline/ports';
 
@@ -118,7 +118,7 @@ export class PostHogSink implements EventSink {
       requestTimeout: this.opts.requestTimeoutMs ?? 30_000,
       preloadFeatureFlags: false,
       enableExceptionAutocapture: false,
-      fetch: honourRetryAfter(acquire ? paidPerAttempt(counted, () => acquire(batch.length)) : counted),
+      fetch: honourRetryAfter(retryOnStaleSocket((acquire ? paidPerAttempt(counted, () => acquire(batch.length)) : counted)!)),
     });
     const errors: unknown[] = [];
     client.on('error', (err) => errors.push(err));

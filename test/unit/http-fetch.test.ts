@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { httpFetch } from '../../functions/adapters/http-fetch';
+import { httpFetch, retryOnStaleSocket, type StaleSocket } from '../../functions/adapters/http-fetch';
 
 // posthog-node's fetch over node:http, against a loopback server that sees every connection.
 describe('httpFetch (posthog-node over node:http)', () => {
@@ -78,21 +78,33 @@ describe('httpFetch (posthog-node over node:http)', () => {
     assert.equal(requests, 1);
   });
 
-  test('a kept-alive connection the server had dropped is replaced, once, without posthog-node seeing an error', async () => {
+  test('a kept-alive connection the server had dropped: the failure says so, and the wrapper sends it once more on a new connection', async () => {
     await fresh();
     let n = 0;
     handler = (req, _body, res) => {
       n++;
-      // The second request arrives on the reused socket: hang up on it unanswered, as a server
+      // Every second request arrives on the reused socket: hang up on it unanswered, as a server
       // whose idle timeout closed the connection as the request was being sent.
-      if (n === 2) return req.socket.destroy();
+      if (n % 2 === 0) return req.socket.destroy();
       res.end('{"status":1}');
     };
     assert.equal((await httpFetch(`${url}/batch/`, { method: 'POST', body: 'one' })).status, 200);
-    const res = await httpFetch(`${url}/batch/`, { method: 'POST', body: 'two' });
-    assert.equal(res.status, 200);
+    await assert.rejects(httpFetch(`${url}/batch/`, { method: 'POST', body: 'two' }), (err: StaleSocket) => err.staleSocket === true);
+    assert.equal(n, 2, 'httpFetch itself does not send again');
+
+    await fresh();
+    n = 0;
+    const attempts: string[] = [];
+    const counted = async (u: string, init: Parameters<typeof httpFetch>[1]) => {
+      attempts.push(u); // stands for the rate budget's payment and the attempt count
+      return httpFetch(u, init);
+    };
+    const fetch = retryOnStaleSocket(counted);
+    assert.equal((await fetch(`${url}/batch/`, { method: 'POST', body: 'one' })).status, 200);
+    assert.equal((await fetch(`${url}/batch/`, { method: 'POST', body: 'two' })).status, 200);
     assert.equal(n, 3, 'the hung-up request was sent again');
     assert.equal(sockets.size, 2, 'on a new connection');
+    assert.equal(attempts.length, 3, 'through the inner fetch, so the second sending is paid and counted');
   });
 
   test('a 307/308 to another path is followed with the same method and body; other redirects come back as they are', async () => {
