@@ -61,8 +61,9 @@ export interface ImportResult {
 }
 
 /**
- * Send worker threads when posting: one per core (README, Performance: on 2 cores, 1.31x the
- * main thread alone at 0 ms round trip and even with it at 50 ms; one worker alone was slower).
+ * Send worker threads when posting: one per core (README, Performance: on 2 cores, medians of 3
+ * rounds, 1.11x the main thread alone at 0 ms round trip and 1.18x at 50 ms; one worker alone
+ * was slower).
  */
 export const DEFAULT_WORKERS = Math.min(availableParallelism(), 8);
 

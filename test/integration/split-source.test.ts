@@ -31,12 +31,7 @@ describe('the splitter reads on through S3 resets and 503 SlowDown', () => {
 
   /** Splits through the fault proxy (only the splitter's S3 client goes through it). */
   async function split(key: string, obj: { versionId?: string; eTag?: string }, env: Partial<HandlerEnv> = {}) {
-    process.env.AWS_ENDPOINT_URL_S3 = proxy.url;
-    try {
-      return await stack.splitter(env)(s3Event(stack.bucket, key, obj), lambdaContext);
-    } finally {
-      delete process.env.AWS_ENDPOINT_URL_S3;
-    }
+    return proxy.route(() => stack.splitter(env)(s3Event(stack.bucket, key, obj), lambdaContext));
   }
 
   for (const kind of ['plain', 'gzip'] as const) {

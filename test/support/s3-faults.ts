@@ -30,6 +30,16 @@ export class S3FaultProxy {
     return this;
   }
 
+  /** Runs `fn` with the S3 clients it makes going through this proxy (clients made outside it do not). */
+  async route<T>(fn: () => Promise<T>): Promise<T> {
+    process.env.AWS_ENDPOINT_URL_S3 = this.url;
+    try {
+      return await fn();
+    } finally {
+      delete process.env.AWS_ENDPOINT_URL_S3;
+    }
+  }
+
   async stop(): Promise<void> {
     this.server?.closeAllConnections();
     await new Promise((r) => this.server?.close(r));
