@@ -62,8 +62,8 @@ export interface ImportResult {
 
 /**
  * Send worker threads when posting: one per core (README, Performance: on 2 cores, medians of 3
- * rounds, 1.11x the main thread alone at 0 ms round trip and 1.18x at 50 ms; one worker alone
- * was slower).
+ * rounds, 1.06-1.11x the main thread alone at 0 ms round trip and 1.08-1.18x at 50 ms; one
+ * worker alone was slower).
  */
 export const DEFAULT_WORKERS = Math.min(availableParallelism(), 8);
 
@@ -86,9 +86,10 @@ function chunksInFlight(threads: number): number {
 
 /**
  * Records per chunk in local mode: fewer than the deployed splitter's 5,000, as memory is per
- * chunk in flight (README, Performance). Uuids do not depend on it.
+ * chunk in flight (README, Performance: 2,000 peaked at 258-267 MB on 1 GB, 1,500 at 236-239 MB).
+ * Uuids do not depend on it, and a resumed import cuts as its manifest says.
  */
-export const LOCAL_CHUNK_RECORDS = 2_000;
+export const LOCAL_CHUNK_RECORDS = 1_500;
 
 /**
  * One machine, the same core as the Lambdas: split into chunks, hand each to the sender through

@@ -114,3 +114,21 @@ describe('PostHogSink against the capture stand-in', () => {
     assert.equal(capture.unique - before, 1000);
   });
 });
+
+describe('the capture stand-in with deferChecks (the bench\'s)', () => {
+  test('answers at once and checks at settle(): the same events counted, a bad body still refused', async () => {
+    const capture = await new CaptureStandIn({ apiKey: KEY, deferChecks: true }).start();
+    try {
+      await new PostHogSink({ host: capture.url, apiKey: KEY, batchSize: 100 }).send(events(300, 'deferred'));
+      const bad = await fetch(`${capture.url}/batch/`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"api_key":' });
+      assert.equal(bad.status, 200, 'answered before reading');
+      assert.equal(capture.unique, 0, 'nothing checked or counted yet');
+      capture.settle();
+      assert.equal(capture.unique, 300);
+      assert.equal(capture.received, 300);
+      assert.deepEqual(capture.rejectedBatches, [{ status: 400, reason: 'body is not JSON' }]);
+    } finally {
+      await capture.stop();
+    }
+  });
+});
