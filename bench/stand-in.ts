@@ -4,12 +4,12 @@
 // runs on other machines. Answers 'stats' and 'reset' over IPC.
 import { CaptureStandIn } from '../test/support/capture-stand-in';
 
-const capture = await new CaptureStandIn({ keepEvents: false, deferChecks: true, latencyMs: Number(process.env.BENCH_RTT_MS ?? 0) }).start();
-let fresh = capture;
+const start = () => new CaptureStandIn({ keepEvents: false, deferChecks: true, latencyMs: Number(process.env.BENCH_RTT_MS ?? 0) }).start();
+let fresh = await start();
 process.on('message', async (m: { op: 'stats' | 'reset' | 'stop' }) => {
   if (m.op === 'reset') {
     await fresh.stop();
-    fresh = await new CaptureStandIn({ keepEvents: false, deferChecks: true, latencyMs: Number(process.env.BENCH_RTT_MS ?? 0) }).start();
+    fresh = await start();
     process.send!({ url: fresh.url });
   } else if (m.op === 'stats') {
     fresh.settle();
@@ -19,4 +19,4 @@ process.on('message', async (m: { op: 'stats' | 'reset' | 'stop' }) => {
     process.exit(0);
   }
 });
-process.send!({ url: capture.url });
+process.send!({ url: fresh.url });

@@ -151,11 +151,12 @@ export class CaptureStandIn {
       if (fault.retryAfter) res.setHeader('Retry-After', String(fault.retryAfter));
       return reply(res, fault.status, { error: 'injected' });
     }
+    const gzip = req.headers['content-encoding'] === 'gzip';
     if (this.opts.deferChecks) {
-      this.deferred.push({ raw, gzip: req.headers['content-encoding'] === 'gzip', at: Date.now() });
+      this.deferred.push({ raw, gzip, at: Date.now() });
       return reply(res, 200, { status: 'Ok' });
     }
-    const refused = this.take(raw, req.headers['content-encoding'] === 'gzip', Date.now());
+    const refused = this.take(raw, gzip, Date.now());
     if (refused) return this.bad(res, refused.status, refused.reason);
     reply(res, 200, { status: 'Ok' });
   }
