@@ -77,19 +77,20 @@ export const WORKERS_FROM_BYTES = 1024 * 1024;
 export const defaultWorkers = (bytes: number): number => (bytes < WORKERS_FROM_BYTES ? 0 : DEFAULT_WORKERS);
 
 /**
- * Chunks in flight at once: with one send thread, two (one transformed while the other is
- * on the wire); with several, one each (they fill each other's waits, and memory is per chunk).
+ * Chunks in flight at once: two per send thread, so each thread transforms one chunk while the
+ * other is on the wire (with one each, a 50 ms round trip left every worker idle for it: README,
+ * Performance, run K). Memory is per chunk in flight, hence the smaller local chunks below.
  */
 function chunksInFlight(threads: number): number {
-  return threads > 1 ? threads : 2;
+  return 2 * Math.max(threads, 1);
 }
 
 /**
  * Records per chunk in local mode: fewer than the deployed splitter's 5,000, as memory is per
- * chunk in flight (README, Performance: 2,000 peaked at 258-267 MB on 1 GB, 1,500 at 236-239 MB).
- * Uuids do not depend on it, and a resumed import cuts as its manifest says.
+ * chunk in flight (README, Performance: with two chunks per worker, 1,000 peaked at 246 MB on
+ * 1 GB, 1,500 at 261 MB). Uuids do not depend on it, and a resumed import cuts as its manifest says.
  */
-export const LOCAL_CHUNK_RECORDS = 1_500;
+export const LOCAL_CHUNK_RECORDS = 1_000;
 
 /**
  * One machine, the same core as the Lambdas: split into chunks, hand each to the sender through

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { PostHogEvent } from './event';
 import { applyGeoipRule } from './formats/build';
 import type { IdentityLink, OnceEvent, TransformContext } from './formats/types';
@@ -8,12 +8,12 @@ import { deriveUuid } from './uuid';
 
 /** The sent-alias table key of a (device, user) pair: fixed length whatever the ids. */
 export function linkKey(l: Pick<IdentityLink, 'anon' | 'user'>): string {
-  return createHash('sha256').update(`${l.anon}\u0000${l.user}`).digest('hex');
+  return hash('sha256', `${l.anon}\u0000${l.user}`, 'hex');
 }
 
 /** The sent-alias table key of a once-event: its own namespace, so it never meets a pair's. */
 export function onceKey(key: string): string {
-  return createHash('sha256').update(`once\u0000${key}`).digest('hex');
+  return hash('sha256', `once\u0000${key}`, 'hex');
 }
 
 /**
@@ -45,7 +45,7 @@ export function uniqueLinks<T extends IdentityLink & { n?: number }>(links: T[])
 
 /** A chunk's links and once-events as once-items, each key once (the first record showing it). */
 export function onceItems(links: Array<Seen<IdentityLink>>, once: Array<Seen<OnceEvent>>, ctx: TransformContext): OnceItem[] {
-  const items: OnceItem[] = uniqueLinks(links).map((l) => ({ tableKey: linkKey(l), kind: 'link', event: identifyEvent(l, ctx), n: l.n }));
+  const items: OnceItem[] = uniqueLinks(links).map((l) => linkItem(l, ctx));
   const seen = new Set<string>();
   for (const o of [...once].sort((a, b) => a.n - b.n)) {
     if (seen.has(o.key)) continue;
@@ -53,6 +53,20 @@ export function onceItems(links: Array<Seen<IdentityLink>>, once: Array<Seen<Onc
     items.push({ tableKey: onceKey(o.key), kind: 'once', event: o.event, n: o.n });
   }
   return items;
+}
+
+// Most of a chunk's pairs were claimed by an earlier chunk and are never sent: a link's
+// `$identify` (a uuid hash and an object) is built when first asked for, then kept.
+function linkItem(l: Seen<IdentityLink>, ctx: TransformContext): OnceItem {
+  let event: PostHogEvent | undefined;
+  return {
+    tableKey: linkKey(l),
+    kind: 'link',
+    n: l.n,
+    get event() {
+      return (event ??= identifyEvent(l, ctx));
+    },
+  };
 }
 
 /**

@@ -31,7 +31,7 @@ export type Seen<T> = T & { n: number };
 
 export interface TransformResult {
   events: PostHogEvent[];
-  /** Each event's serialized size in bytes, aligned with `events`. */
+  /** Each event's size in bytes for packing requests, aligned with `events` (see `sizeOf`). */
   eventBytes: number[];
   /** The record (line) each event came from, aligned with `events`. */
   eventLines: number[];
@@ -55,9 +55,10 @@ export interface TransformResult {
 export function transformRecords(records: Iterable<RawRecord>, format: Format, ctx: TransformContext): TransformResult {
   const out: TransformResult = { events: [], eventBytes: [], eventLines: [], links: [], once: [], rejected: [], filtered: {}, duplicates: 0, read: 0 };
   const seen = new Set<string>();
+  const added = addedBytes(ctx);
   for (const { n, text, invalidUtf8 } of records) {
     out.read++;
-    const res = invalidUtf8 ? reject('invalid_utf8', 'the line is not valid UTF-8') : transformOne(text, format, ctx);
+    const res = invalidUtf8 ? reject('invalid_utf8', 'the line is not valid UTF-8') : transformOne(text, format, ctx, added);
     if ('code' in res) out.rejected.push({ n, code: res.code, reason: res.message, record: clipRecord(text) });
     else if ('filtered' in res) {
       out.filtered[res.filtered] = (out.filtered[res.filtered] ?? 0) + 1;
@@ -91,7 +92,7 @@ function seenAt<T extends object>(item: T, n: number): Seen<T> {
 
 type Transformed = { events: PostHogEvent[]; bytes: number[]; links?: IdentityLink[]; once?: OnceEvent[] };
 
-function transformOne(text: string, format: Format, ctx: TransformContext): Transformed | Rejection | { filtered: string; links?: IdentityLink[] } {
+function transformOne(text: string, format: Format, ctx: TransformContext, added: number): Transformed | Rejection | { filtered: string; links?: IdentityLink[] } {
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -117,7 +118,7 @@ function transformOne(text: string, format: Format, ctx: TransformContext): Tran
       continue;
     }
     if (mapped !== e) settleGeoip(e.properties, mapped.properties); // a renamed or dropped $ip
-    const size = Buffer.byteLength(JSON.stringify(mapped));
+    const size = sizeOf(mapped, text, added);
     if (size > MAX_EVENT_BYTES) return reject('event_too_large', `event is ${size} bytes; capture accepts at most ${MAX_EVENT_BYTES}`);
     events.push(mapped);
     bytes.push(size);
@@ -128,6 +129,26 @@ function transformOne(text: string, format: Format, ctx: TransformContext): Tran
   const once = res.once?.length ? checkOnce(res.once) : undefined;
   if (once && 'code' in once) return once;
   return { events, bytes, links, once };
+}
+
+/**
+ * What every event of a chunk may carry beyond its record's own content: the mapping's extra
+ * properties and the origin tag.
+ */
+function addedBytes(ctx: TransformContext): number {
+  return Buffer.byteLength(JSON.stringify(ctx.mapping.properties.extra)) + Buffer.byteLength(ctx.origin) + 1_024;
+}
+
+// No format makes an event more than a few times its record's text (a value is copied at most
+// twice or three times, keys are the record's own), plus what the chunk adds to every event. An
+// event that could come near capture's limit is serialized and measured; below that the record's
+// bytes stand in, which spares a JSON.stringify per event (posthog-node serializes it anyway) and
+// only packs requests: one capture finds too large is halved by posthog-node and bisected here.
+const EXPANSION = 8;
+
+function sizeOf(event: PostHogEvent, text: string, added: number): number {
+  const own = Buffer.byteLength(text);
+  return EXPANSION * own + added <= MAX_EVENT_BYTES ? own + added : Buffer.byteLength(JSON.stringify(event));
 }
 
 // Once-events skip the mapping (a rename or allow list must not lose a `$groupidentify`), but

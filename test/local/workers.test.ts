@@ -6,6 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import { DEFAULT_WORKERS, importFile, WORKERS_FROM_BYTES, type ImportOptions } from '../../functions/cli/import';
 import { Limits } from '../../functions/core/settings';
 import { CaptureStandIn } from '../support/capture-stand-in';
+import { posthogRecords } from '../support/fixtures';
 import { amplitudeRecords, amplitudeZip } from '../support/vendors';
 
 const KEY = 'phc_workers_test';
@@ -52,6 +53,26 @@ describe('local mode on several threads', () => {
     assert.deepEqual(r2, r1);
     assert.equal(two.report!.records.links, pairs.length);
     assert.equal(two.report!.reconciled, true);
+  });
+
+  test('each send thread has a second chunk in flight while its first is on the wire', async () => {
+    const slow = await new CaptureStandIn({ apiKey: KEY, latencyMs: 250, keepEvents: false }).start();
+    try {
+      const input = join(mkdtempSync(join(tmpdir(), 'workers-in-')), 'events.jsonl');
+      const { text, valid } = posthogRecords(1_200);
+      writeFileSync(input, text);
+      // One request per chunk of 100: requests at once are chunks at once.
+      const o = { limits: Limits.parse({ chunkRecords: 100, batchSize: 1_000 }) };
+      const two = await importFile(input, opts({ host: slow.url, apiKey: KEY, workers: 2, ...o }));
+      assert.equal(two.report!.records.sent, valid);
+      assert.equal(slow.maxActive, 4, 'two workers, two chunks each');
+      slow.maxActive = 0;
+      const one = await importFile(input, opts({ host: slow.url, apiKey: KEY, workers: 0, ...o }));
+      assert.equal(one.report!.records.sent, valid);
+      assert.equal(slow.maxActive, 2, 'the main thread alone: two chunks');
+    } finally {
+      await slow.stop();
+    }
   });
 
   test('the workers take their events from the main thread\'s one rate budget', async () => {

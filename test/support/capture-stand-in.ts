@@ -61,6 +61,9 @@ export class CaptureStandIn {
   injected = { status503: 0, status429: 0, otherStatus: 0, reset: 0, hang: 0 };
   /** Hung requests whose connection the client closed. */
   hungClosed = 0;
+  /** Requests being answered now, and the most at once so far (settable, to measure a phase). */
+  active = 0;
+  maxActive = 0;
   private deferred: Array<{ raw: Buffer; gzip: boolean; at: number }> = [];
   private queue: Fault[] = [];
   private down: Fault | undefined;
@@ -124,6 +127,8 @@ export class CaptureStandIn {
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     this.requests++;
+    this.maxActive = Math.max(this.maxActive, ++this.active);
+    res.once('close', () => this.active--);
     if (this.opts.latencyMs) await new Promise((r) => setTimeout(r, this.opts.latencyMs));
     if (req.method !== 'POST' || !req.url?.startsWith('/batch')) return reply(res, 404, { error: 'not found' });
     const next = this.nextFault();
