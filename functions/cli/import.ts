@@ -87,10 +87,11 @@ function chunksInFlight(threads: number): number {
 
 /**
  * Records per chunk in local mode: fewer than the deployed splitter's 5,000, as memory is per
- * chunk in flight (README, Performance: with two chunks per worker, 1,000 peaked at 246 MB on
- * 1 GB, 1,500 at 261 MB). Uuids do not depend on it, and a resumed import cuts as its manifest says.
+ * chunk in flight (README, Performance: with two chunks per worker a 1 GB import peaked at 261 MB
+ * with 1,500, 246-256 MB with 1,000, 232 MB with 750). Uuids do not depend on it, and a resumed
+ * import cuts as its manifest says.
  */
-export const LOCAL_CHUNK_RECORDS = 1_000;
+export const LOCAL_CHUNK_RECORDS = 750;
 
 /**
  * One machine, the same core as the Lambdas: split into chunks, hand each to the sender through

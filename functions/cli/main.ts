@@ -31,7 +31,7 @@ program
   .option('--config <file>', 'mapping config (JSON): renames, filters, time window, CSV columns…')
   .option('--state-dir <dir>', 'checkpoints, reports and the sent-alias file', '.backfill')
   .addOption(new Option('--person-mode <mode>', 'how person properties are applied (default set_once)').choices([...PERSON_MODES]))
-  .option('--chunk-records <n>', 'records per chunk (default 1000)', positiveInt)
+  .option('--chunk-records <n>', 'records per chunk (default 750)', positiveInt)
   .option('--batch-size <n>', 'events per /batch/ request', positiveInt)
   .option('--attempts <n>', 'tries per chunk before stopping', positiveInt, 5)
   .option('--events-per-minute <n>', 'send at most this many events per minute', positiveInt)
