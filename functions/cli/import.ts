@@ -62,8 +62,8 @@ export interface ImportResult {
 
 /**
  * Send worker threads when posting: one per core (README, Performance: on 2 cores, medians of 3
- * rounds, 1.06-1.11x the main thread alone at 0 ms round trip and 1.08-1.18x at 50 ms; one
- * worker alone was slower).
+ * rounds, 1.09-1.34x the main thread alone at 0 ms round trip and 1.35-1.37x at 50 ms; one
+ * worker alone was no faster).
  */
 export const DEFAULT_WORKERS = Math.min(availableParallelism(), 8);
 
@@ -78,8 +78,9 @@ export const defaultWorkers = (bytes: number): number => (bytes < WORKERS_FROM_B
 
 /**
  * Chunks in flight at once: two per send thread, so each thread transforms one chunk while the
- * other is on the wire (with one each, a 50 ms round trip left every worker idle for it: README,
- * Performance, run K). Memory is per chunk in flight, hence the smaller local chunks below.
+ * other is on the wire (README, Performance: at 50 ms round trip two workers were 1.08x the main
+ * thread alone with one chunk each, 1.35-1.37x with two). Memory is per chunk in flight, hence
+ * the smaller local chunks below.
  */
 function chunksInFlight(threads: number): number {
   return 2 * Math.max(threads, 1);

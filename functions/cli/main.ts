@@ -36,7 +36,7 @@ program
   .option('--attempts <n>', 'tries per chunk before stopping', positiveInt, 5)
   .option('--events-per-minute <n>', 'send at most this many events per minute', positiveInt)
   .option('--workers <n>', 'worker threads that transform and send chunks when posting; 0: all in the main thread (default: one per core, at most 8; none for a file under 1 MiB)', wholeNumber)
-  .option('--worker-heap-mb <n>', "each send worker's V8 old-generation heap in MB (default 192; 2048 or more: faster, ~75 MB more memory)", positiveInt)
+  .option('--worker-heap-mb <n>', "each send worker's V8 old-generation heap in MB (default 192; 2048 or more: faster, ~80 MB more memory)", positiveInt)
   .option('--no-progress', 'no progress bar')
   .action(async (file: string, o) => {
     if (o.host && o.out) throw new InvalidArgumentError('give --host or --out, not both');
