@@ -139,11 +139,12 @@ function addedBytes(ctx: TransformContext): number {
   return Buffer.byteLength(JSON.stringify(ctx.mapping.properties.extra)) + Buffer.byteLength(ctx.origin) + 1_024;
 }
 
-// No format makes an event more than a few times its record's text (a value is copied at most
-// twice or three times, keys are the record's own), plus what the chunk adds to every event. An
-// event that could come near capture's limit is serialized and measured; below that the record's
-// bytes stand in, which spares a JSON.stringify per event (posthog-node serializes it anyway) and
-// only packs requests: one capture finds too large is halved by posthog-node and bisected here.
+// No format makes an event more than a few times its record's text (a URL into its parts, a
+// property into `$set_once`), plus what the chunk adds to every event. An event that could come
+// near capture's limit is serialized and measured; below that the record's bytes stand in, which
+// spares a JSON.stringify per event (posthog-node serializes it anyway) and only packs requests
+// (a test holds it above the serialized size for every format); should one ever fall short, a
+// request capture finds too large is halved by posthog-node and bisected by the sink.
 const EXPANSION = 8;
 
 function sizeOf(event: PostHogEvent, text: string, added: number): number {
