@@ -133,7 +133,7 @@ function transformOne(text: string, format: Format, ctx: TransformContext, added
 
 /**
  * What every event of a chunk may carry beyond its record's own content: the mapping's extra
- * properties and the origin tag.
+ * properties, the origin tag, and 1 KB for what a format adds itself (`$lib`, uuid, session id).
  */
 function addedBytes(ctx: TransformContext): number {
   return Buffer.byteLength(JSON.stringify(ctx.mapping.properties.extra)) + Buffer.byteLength(ctx.origin) + 1_024;
