@@ -11,6 +11,7 @@ import { costModel, type CostInput } from './cost';
 import { limits, sendersFor, type ModelInput } from './pipeline-model';
 import type { Job, Measured } from './worker';
 import { DEFAULT_WORKERS } from '../functions/cli/import';
+import { DEFAULT_GZIP_LEVEL } from '../functions/core/settings';
 
 const program = new Command()
   .option('--mb <n>', 'uncompressed MB of the file for the speed runs', Number, 100)
@@ -159,9 +160,14 @@ let sender: Measured | undefined;
 // The one-core floor, run once per round beside local mode (at 0 ms), so the share of it that
 // section 2 reports compares runs from the same minutes of a machine whose speed drifts.
 const floorRates: number[] = [];
+// The same with bodies gzipped at the sink's level (DEFAULT_GZIP_LEVEL) instead of zlib's default:
+// what the floor would be had it been defined with the level the importer now sends at.
+const floorLowRates: number[] = [];
 const measureFloor = async () => {
   const floor = await run({ mode: 'floor', file: file.path });
   floorRates.push(perSec(floor.records, floor.ms));
+  const low = await run({ mode: 'floor', file: file.path, gzipLevel: DEFAULT_GZIP_LEVEL });
+  floorLowRates.push(perSec(low.records, low.ms));
 };
 let splitter: Measured | undefined;
 if (want('send')) {
@@ -228,6 +234,8 @@ if (want('floor')) {
   row('2. floor (one core)', 'events/s', '', 'share');
   row(`gunzip + parse + serialize + gzip (median of ${floorRates.length})`, fmt(floorRate), '', '100 %');
   const share = (rate: number) => `${fmt((rate / floorRate) * 100)} %`;
+  const lowRate = [...floorLowRates].sort((a, b) => a - b)[floorLowRates.length >> 1]!;
+  row(`  the same, gzip at level ${DEFAULT_GZIP_LEVEL} as the sink sends`, fmt(lowRate), '', share(lowRate));
   if (sendRate) row('local mode (0 ms)', fmt(sendRate), '', share(sendRate));
   if (sender) row('sender core (0 ms)', fmt(perSec(sender.events, sender.ms)), '', share(perSec(sender.events, sender.ms)));
   // Where the rest goes: our transform alone, and posthog-node's send of its output alone.
@@ -237,6 +245,7 @@ if (want('floor')) {
   row('  of which: transform (parse, map, validate)', fmt(perSec(parts.events, parts.transformMs!)), '', share(perSec(parts.events, parts.transformMs!)));
   row('  of which: posthog-node (queue, JSON, gzip, POST)', fmt(perSec(parts.events, parts.sendMs!)), '', share(perSec(parts.events, parts.sendMs!)));
   if (sendRate) target(sendRate >= 0.6 * floorRate, `send path ≥ 60 % of the floor (${share(sendRate)})`);
+  if (sendRate) verdicts.push(`note    send path ${fmt((sendRate / lowRate) * 100)} % of the floor with its gzip at level ${DEFAULT_GZIP_LEVEL}`);
 }
 
 if (want('split')) {

@@ -32,7 +32,8 @@ import { transformRecords } from '../functions/core/transform';
 
 export type Job =
   | { mode: 'naive' | 'local' | 'sender' | 'parts'; file: string; host: string; inFlight?: number; workers?: number; workerScript?: string }
-  | { mode: 'floor' | 'split'; file: string }
+  | { mode: 'floor'; file: string; gzipLevel?: number }
+  | { mode: 'split'; file: string }
   | { mode: 'pairs'; pairs: number; table?: 'current' | 'v1' };
 
 export interface Measured {
@@ -165,13 +166,16 @@ async function parts(file: string, host: string): Promise<{ records: number; eve
   return { records, events, transformMs, sendMs };
 }
 
-/** The unavoidable work on one core: gunzip, parse every line, serialize and gzip batches of 1000. */
-function floor(file: string): { records: number; events: number } {
+/**
+ * The unavoidable work on one core: gunzip, parse every line, serialize and gzip batches of 1000
+ * (at zlib's default level, posthog-node's own, unless told).
+ */
+function floor(file: string, level?: number): { records: number; events: number } {
   const text = gunzipSync(readFileSync(file)).toString('utf8');
   let records = 0;
   let batch: unknown[] = [];
   const flush = () => {
-    gzipSync(JSON.stringify({ api_key: KEY, historical_migration: true, batch }));
+    gzipSync(JSON.stringify({ api_key: KEY, historical_migration: true, batch }), level === undefined ? {} : { level });
     batch = [];
   };
   for (let i = 0, j = text.indexOf('\n'); j !== -1; i = j + 1, j = text.indexOf('\n', i)) {
@@ -249,7 +253,7 @@ process.once('message', async (job: Job) => {
     out = { records: s.records, events: s.events, links: s.links, chunkMs: s.chunkMs, chunkRecords: s.chunkRecords };
   } else if (job.mode === 'parts') out = await parts(job.file, job.host);
   else if (job.mode === 'pairs') out = await pairs(job.pairs, job.table);
-  else if (job.mode === 'floor') out = floor(job.file);
+  else if (job.mode === 'floor') out = floor(job.file, job.gzipLevel);
   else out = await split(job.file);
   const cpu = process.cpuUsage(c0);
   const result: Measured = {

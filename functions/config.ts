@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { DEFAULT_INFLATE_LIMITS, type InflateLimits } from './core/input';
-import { Limits } from './core/settings';
+import { DEFAULT_GZIP_LEVEL, Limits } from './core/settings';
 
 const int = (d: number) => z.coerce.number().int().default(d);
 
@@ -48,6 +48,8 @@ export const HandlerEnv = z.object({
   POSTHOG_RETRIES: int(3),
   POSTHOG_RETRY_DELAY_MS: int(3000),
   POSTHOG_TIMEOUT_MS: int(30_000),
+  /** zlib level of the bodies posted to capture (default: core/settings DEFAULT_GZIP_LEVEL). */
+  GZIP_LEVEL: z.coerce.number().int().min(0).max(9).default(DEFAULT_GZIP_LEVEL),
 });
 export type HandlerEnv = z.infer<typeof HandlerEnv>;
 

@@ -1,5 +1,8 @@
+import { promisify } from 'node:util';
+import { gzip } from 'node:zlib';
 import { PostHog } from 'posthog-node';
 import type { PostHogEvent } from '../core/event';
+import { DEFAULT_GZIP_LEVEL } from '../core/settings';
 import { httpFetch, retryOnStaleSocket } from './http-fetch';
 import { METRIC, noMetrics, type MetricsPort } from '../pipeline/metrics';
 import type { EventSink, SendResult } from '../pipeline/ports';
@@ -17,6 +20,8 @@ export interface PostHogSinkOptions {
   retries?: number;
   retryDelayMs?: number;
   requestTimeoutMs?: number;
+  /** zlib level of request bodies (default `DEFAULT_GZIP_LEVEL`). */
+  gzipLevel?: number;
   /** Called before each request with its event count; resolves when the rate budget allows it. */
   acquire?: (events: number) => Promise<void>;
   /** Capture answers by status, retries, bisections, rate-budget waits. */
@@ -26,14 +31,23 @@ export interface PostHogSinkOptions {
 // Serialized event bytes per request: capture refuses bodies over about 10 MiB; PostHog's own
 // importer packs 9 MiB, which leaves room for the envelope posthog-node adds to each event.
 export const MAX_REQUEST_BYTES = 9 * 1024 * 1024;
+const gzipAsync = promisify(gzip);
+
 // Longest Retry-After we wait inside one request before letting the chunk fail and retry later.
 const MAX_RETRY_AFTER_MS = 60_000;
 
 // posthog-node stamps `$lib: posthog-node` and `$is_server` over every event's own values;
 // imported events keep theirs (the transform adds `$lib` only where a record had none).
 class ImportClient extends PostHog {
+  gzipLevel = DEFAULT_GZIP_LEVEL;
+
   protected override getCommonEventProperties() {
     return {};
+  }
+
+  // posthog-node's own hook for the body's compression; the Buffer goes to our fetch as it is.
+  protected override compressPayload(payload: string): Promise<Uint8Array<ArrayBuffer>> {
+    return gzipAsync(payload, { level: this.gzipLevel }) as Promise<Uint8Array<ArrayBuffer>>;
   }
 
   /**
@@ -120,6 +134,7 @@ export class PostHogSink implements EventSink {
       enableExceptionAutocapture: false,
       fetch: honourRetryAfter(retryOnStaleSocket((acquire ? paidPerAttempt(counted, () => acquire(batch.length)) : counted)!)),
     });
+    client.gzipLevel = this.opts.gzipLevel ?? DEFAULT_GZIP_LEVEL;
     const errors: unknown[] = [];
     client.on('error', (err) => errors.push(err));
     // What posthog-node reports as delivered (2xx), message by message: checked against what

@@ -18,6 +18,12 @@ const wholeNumber = (v: string) => {
   return n;
 };
 
+const gzipLevel = (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 9) throw new InvalidArgumentError('must be a whole number from 0 to 9');
+  return n;
+};
+
 const program = new Command('backfill').description('Import historical analytics exports into PostHog, exactly once.');
 
 program
@@ -37,6 +43,7 @@ program
   .option('--events-per-minute <n>', 'send at most this many events per minute', positiveInt)
   .option('--workers <n>', 'worker threads that transform and send chunks when posting; 0: all in the main thread (default: one per core, at most 8; none for a file under 1 MiB)', wholeNumber)
   .option('--worker-heap-mb <n>', "each send worker's V8 old-generation heap in MB (default 192; 2048 or more: faster, ~80 MB more memory)", positiveInt)
+  .option('--gzip-level <n>', 'zlib level of the request bodies, 0-9 (default 1: least CPU; 6, posthog-node\'s own, sends ~20 % fewer bytes on a slow uplink)', gzipLevel)
   .option('--no-progress', 'no progress bar')
   .action(async (file: string, o) => {
     if (o.host && o.out) throw new InvalidArgumentError('give --host or --out, not both');
@@ -57,6 +64,7 @@ program
       eventsPerMinute: o.eventsPerMinute,
       ...(o.workers !== undefined ? { workers: o.workers } : {}),
       ...(o.workerHeapMb ? { workerHeap: { oldMb: o.workerHeapMb } } : {}),
+      ...(o.gzipLevel !== undefined ? { gzipLevel: o.gzipLevel } : {}),
       retryDelayMs: 1000,
       progress: Boolean(o.progress) && Boolean(process.stderr.isTTY),
     });

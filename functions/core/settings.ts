@@ -21,3 +21,11 @@ export const MAX_BATCH_BYTES = 20 * 1024 * 1024;
 
 export const PersonMode = z.enum(PERSON_MODES);
 export type PersonMode = z.infer<typeof PersonMode>;
+
+/**
+ * zlib level of the bodies posted to capture. posthog-node's own is zlib's default, 6; level 1
+ * takes well under half the CPU for bodies about a quarter larger (README, Performance): an
+ * import is CPU-bound long before its link to PostHog is full. On a slow uplink a higher level
+ * sends fewer bytes.
+ */
+export const DEFAULT_GZIP_LEVEL = 1;

@@ -91,6 +91,7 @@ export function createSender(env: HandlerEnv, overrides: SenderOverrides = {}) {
         retries: env.POSTHOG_RETRIES,
         retryDelayMs: env.POSTHOG_RETRY_DELAY_MS,
         requestTimeoutMs: env.POSTHOG_TIMEOUT_MS,
+        gzipLevel: env.GZIP_LEVEL,
       }),
       links,
       format: formatByName,

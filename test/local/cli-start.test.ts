@@ -49,11 +49,15 @@ describe('CLI start', () => {
       const { stdout, modules } = await traced(['import', input, '--host', capture.url, '--api-key', 'phc_start', '--state-dir', join(dir, 'state-posted'), '--no-progress']);
       assert.match(stdout, /1 records read, 1 sent/);
       assert.equal(capture.unique, 1);
+      assert.deepEqual(capture.wire.map((w) => w.xfl), [4], 'gzipped at level 1 by default');
       assert.ok(modules.some((u) => u.includes('posthog')), 'the trace saw the sink load');
       assert.deepEqual(modules.filter((u) => u.includes('send-worker')), []);
-      // The same import with a worker asked for: the trace does see it start.
-      const forced = await traced(['import', input, '--host', capture.url, '--api-key', 'phc_start', '--state-dir', join(dir, 'state-forced'), '--no-progress', '--workers', '1']);
+      // The same import with a worker asked for: the trace does see it start; the worker's sink
+      // gzips at the level given.
+      const forced = await traced(['import', input, '--host', capture.url, '--api-key', 'phc_start', '--state-dir', join(dir, 'state-forced'), '--no-progress', '--workers', '1', '--gzip-level', '9']);
       assert.match(forced.stdout, /1 records read, 1 sent/);
+      assert.deepEqual(capture.wire.map((w) => w.xfl), [4, 2]);
+      await assert.rejects(traced(['import', input, '--host', capture.url, '--api-key', 'phc_start', '--gzip-level', '10']), /must be a whole number from 0 to 9/);
       assert.deepEqual(forced.modules.filter((u) => u.includes('send-worker')).map((u) => u.replace(/.*\//, '')), ['send-worker.js']);
     } finally {
       await capture.stop();

@@ -108,6 +108,21 @@ describe('PostHogSink against the capture stand-in', () => {
     assert.deepEqual(res.rejected.map((r) => r.status), [413]);
   });
 
+  test('bodies are gzipped at level 1 unless told otherwise: the same events, at the level asked for', async () => {
+    // Records shaped like real ones compress differently by level; tiny test events hardly do.
+    const batch = events(600, 'gzip').map((e, i) => ({ ...e, properties: { ...e.properties, $current_url: `https://shop.example.com/p/${(i * 7919) % 5000}?utm_source=mail`, price: (i * 37) % 20_000, sku: `sku-${(i * 104_729) % 20_000}` } }));
+    const sent = async (over: { gzipLevel?: number }) => {
+      const [from, before] = [capture.wire.length, capture.received];
+      await sink({ batchSize: 600, ...over }).send(batch);
+      assert.equal(capture.received - before, batch.length, 'every event arrives');
+      return capture.wire.slice(from);
+    };
+    const [dflt, six, nine] = [await sent({}), await sent({ gzipLevel: 6 }), await sent({ gzipLevel: 9 })];
+    assert.deepEqual([dflt, six, nine].map((w) => [...new Set(w.map((r) => r.xfl))]), [[4], [0], [2]], 'zlib marks the level in the gzip header');
+    const bytes = (w: typeof dflt) => w.reduce((a, r) => a + r.bytes, 0);
+    assert.ok(bytes(dflt) > bytes(six), `level 1 is the cheaper, larger body (${bytes(dflt)} vs ${bytes(six)} bytes at 6)`);
+  });
+
   test('several batches go in flight at once', async () => {
     const before = capture.unique;
     await sink({ batchSize: 50, inFlight: 8 }).send(events(1000, 'parallel'));

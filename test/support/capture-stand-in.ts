@@ -55,6 +55,11 @@ export class CaptureStandIn {
   requests = 0;
   /** Size of each body read (after gunzip) that was within the limit. */
   bodyBytes: number[] = [];
+  /**
+   * Each such body as it came over the wire: its size and, gzipped, the header's XFL byte, which
+   * zlib sets from the level (4: level 0-1, 2: level 9, 0: the levels between).
+   */
+  wire: Array<{ bytes: number; xfl?: number }> = [];
   rejectedBatches: Array<{ status: number; reason: string }> = [];
   historicalFlags = new Set<boolean>();
   /** Faults answered so far, by kind. */
@@ -189,6 +194,7 @@ export class CaptureStandIn {
     }
     if (body.length > this.limit) return { status: 413, reason: `body over ${this.limit} bytes` };
     this.bodyBytes.push(body.length);
+    this.wire.push({ bytes: raw.length, ...(gzip ? { xfl: raw[8] } : {}) });
     let payload: { api_key?: unknown; batch?: unknown; historical_migration?: unknown };
     try {
       payload = JSON.parse(body.toString('utf8'));
