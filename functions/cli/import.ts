@@ -64,7 +64,7 @@ export interface ImportResult {
 
 /**
  * Send worker threads when posting: one per core (README, Performance: on 2 cores, medians of 3
- * rounds, 1.09-1.34x the main thread alone at 0 ms round trip and 1.35-1.37x at 50 ms; one
+ * rounds, 1.03-1.34x the main thread alone at 0 ms round trip and 1.25-1.37x at 50 ms; one
  * worker alone was no faster).
  */
 export const DEFAULT_WORKERS = Math.min(availableParallelism(), 8);
