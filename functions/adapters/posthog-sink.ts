@@ -7,6 +7,8 @@ import { httpFetch, retryOnStaleSocket } from './http-fetch';
 import { METRIC, noMetrics, type MetricsPort } from '../pipeline/metrics';
 import type { EventSink, SendResult } from '../pipeline/ports';
 
+const gzipAsync = promisify(gzip);
+
 type FetchLike = NonNullable<ConstructorParameters<typeof PostHog>[1]>['fetch'];
 
 export interface PostHogSinkOptions {
@@ -31,8 +33,6 @@ export interface PostHogSinkOptions {
 // Serialized event bytes per request: capture refuses bodies over about 10 MiB; PostHog's own
 // importer packs 9 MiB, which leaves room for the envelope posthog-node adds to each event.
 export const MAX_REQUEST_BYTES = 9 * 1024 * 1024;
-const gzipAsync = promisify(gzip);
-
 // Longest Retry-After we wait inside one request before letting the chunk fail and retry later.
 const MAX_RETRY_AFTER_MS = 60_000;
 
