@@ -39,7 +39,9 @@ const MAX_RETRY_AFTER_MS = 60_000;
 // posthog-node stamps `$lib: posthog-node` and `$is_server` over every event's own values;
 // imported events keep theirs (the transform adds `$lib` only where a record had none).
 class ImportClient extends PostHog {
-  gzipLevel = DEFAULT_GZIP_LEVEL;
+  constructor(apiKey: string, options: ConstructorParameters<typeof PostHog>[1], private readonly gzipLevel: number) {
+    super(apiKey, options);
+  }
 
   protected override getCommonEventProperties() {
     return {};
@@ -133,8 +135,7 @@ export class PostHogSink implements EventSink {
       preloadFeatureFlags: false,
       enableExceptionAutocapture: false,
       fetch: honourRetryAfter(retryOnStaleSocket((acquire ? paidPerAttempt(counted, () => acquire(batch.length)) : counted)!)),
-    });
-    client.gzipLevel = this.opts.gzipLevel ?? DEFAULT_GZIP_LEVEL;
+    }, this.opts.gzipLevel ?? DEFAULT_GZIP_LEVEL);
     const errors: unknown[] = [];
     client.on('error', (err) => errors.push(err));
     // What posthog-node reports as delivered (2xx), message by message: checked against what

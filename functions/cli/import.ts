@@ -124,7 +124,7 @@ export async function importFile(path: string, opts: ImportOptions): Promise<Imp
   if (opts.host) {
     if (!opts.apiKey) throw new Error('--api-key (or POSTHOG_API_KEY) is required with --host');
     if (opts.eventsPerMinute) budget = new (await import('../adapters/rate-budget')).MemoryRateBudget(opts.eventsPerMinute, 60_000);
-    sinkOptions = { host: opts.host, apiKey: opts.apiKey, batchSize: opts.limits.batchSize, retryDelayMs: opts.retryDelayMs, ...(opts.gzipLevel !== undefined ? { gzipLevel: opts.gzipLevel } : {}) };
+    sinkOptions = { host: opts.host, apiKey: opts.apiKey, batchSize: opts.limits.batchSize, retryDelayMs: opts.retryDelayMs, gzipLevel: opts.gzipLevel };
   } else {
     ndjson = new NdjsonSink(out!);
     await ndjson.open(checkpoints.outBytes);

@@ -64,7 +64,7 @@ program
       eventsPerMinute: o.eventsPerMinute,
       ...(o.workers !== undefined ? { workers: o.workers } : {}),
       ...(o.workerHeapMb ? { workerHeap: { oldMb: o.workerHeapMb } } : {}),
-      ...(o.gzipLevel !== undefined ? { gzipLevel: o.gzipLevel } : {}),
+      gzipLevel: o.gzipLevel,
       retryDelayMs: 1000,
       progress: Boolean(o.progress) && Boolean(process.stderr.isTTY),
     });

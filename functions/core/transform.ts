@@ -110,6 +110,7 @@ function transformOne(text: string, format: Format, ctx: TransformContext, added
   if ('code' in res || 'filtered' in res) return res;
   const events: PostHogEvent[] = [];
   const bytes: number[] = [];
+  const own = Buffer.byteLength(text);
   let rule: string | undefined;
   for (const e of res.events) {
     const mapped = applyMapping(e, ctx.mapping);
@@ -118,7 +119,7 @@ function transformOne(text: string, format: Format, ctx: TransformContext, added
       continue;
     }
     if (mapped !== e) settleGeoip(e.properties, mapped.properties); // a renamed or dropped $ip
-    const size = sizeOf(mapped, text, added);
+    const size = sizeOf(mapped, own, added);
     if (size > MAX_EVENT_BYTES) return reject('event_too_large', `event is ${size} bytes; capture accepts at most ${MAX_EVENT_BYTES}`);
     events.push(mapped);
     bytes.push(size);
@@ -147,8 +148,8 @@ function addedBytes(ctx: TransformContext): number {
 // request capture finds too large is halved by posthog-node and bisected by the sink.
 const EXPANSION = 8;
 
-function sizeOf(event: PostHogEvent, text: string, added: number): number {
-  const own = Buffer.byteLength(text);
+/** `own`: the record's bytes. */
+function sizeOf(event: PostHogEvent, own: number, added: number): number {
   return EXPANSION * own + added <= MAX_EVENT_BYTES ? own + added : Buffer.byteLength(JSON.stringify(event));
 }
 
