@@ -149,6 +149,8 @@ const fmt = (n: number, d = 0) => n.toLocaleString('en-US', { maximumFractionDig
 const rows: string[][] = [];
 const row = (...cells: string[]) => rows.push(cells);
 const verdicts: string[] = [];
+/** The middle value (the upper one of an even count); leaves `xs` as it is. */
+const medianOf = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 const target = (ok: boolean, what: string) => verdicts.push(`${ok ? 'met   ' : 'MISSED'}  ${what}`);
 
 const file = await input(opts.mb);
@@ -194,7 +196,7 @@ if (want('send')) {
     }
     const median = (c: number | 'before') => {
       const rs = runs.get(c)!;
-      return { rate: rs.map((r) => r.rate).sort((a, b) => a - b)[rs.length >> 1]!, lost: Math.max(...rs.map((r) => r.lost)) };
+      return { rate: medianOf(rs.map((r) => r.rate)), lost: Math.max(...rs.map((r) => r.lost)) };
     };
     const scaling = Array.from({ length: CORES + 1 }, (_, workers) => ({ workers, ...median(workers) }));
     const was = before ? median('before') : undefined;
@@ -230,11 +232,11 @@ if (want('send')) {
 
 if (want('floor')) {
   while (floorRates.length < opts.rounds) await measureFloor();
-  const floorRate = [...floorRates].sort((a, b) => a - b)[floorRates.length >> 1]!;
+  const floorRate = medianOf(floorRates);
   row('2. floor (one core)', 'events/s', '', 'share');
   row(`gunzip + parse + serialize + gzip (median of ${floorRates.length})`, fmt(floorRate), '', '100 %');
   const share = (rate: number) => `${fmt((rate / floorRate) * 100)} %`;
-  const lowRate = [...floorLowRates].sort((a, b) => a - b)[floorLowRates.length >> 1]!;
+  const lowRate = medianOf(floorLowRates);
   row(`  the same, gzip at level ${DEFAULT_GZIP_LEVEL} as the sink sends`, fmt(lowRate), '', share(lowRate));
   if (sendRate) row('local mode (0 ms)', fmt(sendRate), '', share(sendRate));
   if (sender) row('sender core (0 ms)', fmt(perSec(sender.events, sender.ms)), '', share(perSec(sender.events, sender.ms)));
@@ -259,7 +261,7 @@ if (want('split')) {
     zcats.push(performance.now() - t);
   }
   splitter = runs.sort((a, b) => a.ms - b.ms)[1]!;
-  const zcatMs = zcats.sort((a, b) => a - b)[1]!;
+  const zcatMs = medianOf(zcats);
   const ours = file.gzMb / (splitter.ms / 1000);
   const zcat = file.gzMb / (zcatMs / 1000);
   row('3. splitter vs zcat', 'MB/s (gzipped)', 'MB/s (raw)', 'share');
@@ -374,7 +376,6 @@ if (want('startup')) {
     if (r.status !== 0) throw new Error(`${args.join(' ')} exited ${r.status}`);
     return performance.now() - t;
   };
-  const median = (xs: number[]) => xs.sort((a, b) => a - b)[xs.length >> 1]!;
   const bin = [process.execPath, 'bin/backfill.mjs'];
   const tsx = [process.execPath, '--import', 'tsx', 'functions/cli/main.ts'];
   const toOut = ['import', tiny, '--state-dir', state, '--out', out, '--no-progress'];
@@ -395,12 +396,12 @@ if (want('startup')) {
       a.push(time(built));
       if (tsx.length) b.push(time(tsx));
     }
-    const ma = median(a);
-    const mb = b.length ? median(b) : NaN;
+    const ma = medianOf(a);
+    const mb = b.length ? medianOf(b) : NaN;
     row(name, `${fmt(ma / 1000, 2)} s`, b.length ? `${fmt(mb / 1000, 2)} s` : '', b.length ? `${fmt(mb / ma, 1)}×` : '');
     if (!name.startsWith('npx')) target(ma <= 400, `${name} within 0.4 s (${fmt(ma / 1000, 2)} s)`);
   }
-  const node = median(Array.from({ length: 7 }, () => time([process.execPath, '-e', '0'])));
+  const node = medianOf(Array.from({ length: 7 }, () => time([process.execPath, '-e', '0'])));
   verdicts.push(`note    CLI start: node itself starts in ${fmt(node / 1000, 2)} s on this machine (node -e 0, median of 7)`);
   await capture.stop();
 }
