@@ -8,6 +8,7 @@ import { transformRecords } from '../../functions/core/transform';
 import { deriveUuid, isValidUuid } from '../../functions/core/uuid';
 import { decodeS3Key, fileIdentity } from '../../functions/core/identity';
 import { DEFAULT_MAPPING } from '../../functions/core/mapping';
+import { TupleMemo } from '../../functions/core/tuple-memo';
 
 const NOW = Date.parse('2026-06-01T12:00:00Z');
 const ctx: TransformContext = { origin: 'export.jsonl', now: NOW, mapping: DEFAULT_MAPPING };
@@ -167,5 +168,28 @@ describe('file identity', () => {
   test('a new version of the same key is a new file', () => {
     assert.notEqual(fileIdentity('s3://b/k', 'v1'), fileIdentity('s3://b/k', 'v2'));
     assert.equal(fileIdentity('s3://b/k', 'v1'), fileIdentity('s3://b/k', 'v1'));
+  });
+});
+
+describe('TupleMemo', () => {
+  test('finds a tuple by value, tells strings from numbers, and takes null, absent and objects as one', () => {
+    const memo = new TupleMemo<string>(10);
+    memo.set(['Chrome', 126, null], 'a');
+    assert.equal(memo.get(['Chrome', 126, null]), 'a');
+    assert.equal(memo.get(['Chrome', 126, undefined]), 'a');
+    assert.equal(memo.get(['Chrome', 126, {}]), 'a');
+    assert.equal(memo.get(['Chrome', '126', null]), undefined);
+    assert.equal(memo.get(['Chrome', 126, '']), undefined);
+    assert.equal(memo.get(['Chrome', 127, null]), undefined);
+  });
+
+  test('is cleared whole when it holds its limit', () => {
+    const memo = new TupleMemo<number>(3);
+    for (let i = 0; i < 3; i++) memo.set(['k', i], i);
+    memo.set(['k', 0], 0); // an existing entry replaced is not a new one
+    assert.equal(memo.get(['k', 2]), 2);
+    memo.set(['k', 3], 3);
+    assert.equal(memo.get(['k', 0]), undefined);
+    assert.equal(memo.get(['k', 3]), 3);
   });
 });

@@ -1,11 +1,13 @@
 import { countryCode, languageTag } from '../geo';
 import { isPlainObject, own, present, put } from '../properties';
+import { TupleMemo } from '../tuple-memo';
 import { browserLanguage, browserName, campaignParams, browserVersion, deviceTypeOf, mobileOsName, referringDomain, webOsName } from '../vocabulary';
 
 /** Amplitude's placeholder for "no value" (e.g. an initial_utm_medium never seen): not a value. */
 export const EMPTY = 'EMPTY';
 
-const isValue = (v: unknown) => present(v) && v !== EMPTY;
+/** Present and not Amplitude's "EMPTY". */
+export const isValue = (v: unknown) => present(v) && v !== EMPTY;
 
 /** A copy without null, empty and "EMPTY" values; `deep` cleans nested objects too. */
 export function cleanAmplitude(obj: Record<string, unknown>, deep = false): Record<string, unknown> {
@@ -66,7 +68,8 @@ const MOBILE = new Set(['ios', 'ipados', 'android', 'tvos', 'watchos']);
 export function amplitudeDevice(props: Record<string, unknown>, r: Record<string, unknown>): void {
   const platform = typeof r.platform === 'string' ? r.platform.trim().toLowerCase() : '';
   if (platform === 'web') {
-    for (const [k, v] of webFields(r)) props[k] = v;
+    const fields = webFields(r);
+    for (let i = 0; i < fields.length; i++) props[fields[i]![0]] = fields[i]![1];
     put(props, '$app_version', r.version_name); // the browser SDK's appVersion option
   } else if (MOBILE.has(platform)) {
     const os = mobileOsName(r.os_name) ?? mobileOsName(r.platform);
@@ -96,12 +99,11 @@ export function amplitudeDevice(props: Record<string, unknown>, r: Record<string
 
 // Exports repeat a few browser, OS and language combinations, and naming one runs a dozen
 // regexes: each combination is named once (a bounded memo, cleared when full).
-const WEB_MEMO_SIZE = 1_000;
-const webMemo = new Map<string, Array<[string, unknown]>>();
+const webMemo = new TupleMemo<Array<[string, unknown]>>(1_000);
 
 /** The web SDK's browser, OS, device type and language, as the properties to set, in order. */
 function webFields(r: Record<string, unknown>): Array<[string, unknown]> {
-  const key = memoKey([r.os_name, r.os_version, r.device_family, r.device_type, r.device_model, r.language]);
+  const key = [r.os_name, r.os_version, r.device_family, r.device_type, r.device_model, r.language];
   let fields = webMemo.get(key);
   if (fields) return fields;
   fields = [];
@@ -115,17 +117,8 @@ function webFields(r: Record<string, unknown>): Array<[string, unknown]> {
     if (present(v)) fields.push([k, v]); // as `put` would
   }
   fields.push(...Object.entries(browserLanguage(r.language)));
-  if (webMemo.size >= WEB_MEMO_SIZE) webMemo.clear();
   webMemo.set(key, fields);
   return fields;
-}
-
-// The fields' values, told apart exactly as far as the namers read them: strings and numbers
-// by value, anything else (null, objects) as absent, which is all the namers see in it.
-function memoKey(values: unknown[]): string {
-  let key = '';
-  for (const v of values) key += typeof v === 'string' ? `s${v.length}:${v}` : typeof v === 'number' ? `n${v};` : '-';
-  return key;
 }
 
 /**

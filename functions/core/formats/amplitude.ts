@@ -5,7 +5,7 @@ import { sessionUuid } from '../session';
 import { parseTimestamp } from '../timestamp';
 import { deriveUuid, isValidUuid } from '../uuid';
 import { buildEvent } from './build';
-import { amplitudeDevice, amplitudeGeo, cleanAmplitude, pageProperties } from './amplitude-fields';
+import { amplitudeDevice, amplitudeGeo, cleanAmplitude, isValue, pageProperties } from './amplitude-fields';
 import { groupIdentifies, groupsOf } from './amplitude-groups';
 import type { Format, FormatResult, OnceEvent, TransformContext } from './types';
 
@@ -106,11 +106,13 @@ export const amplitudeFormat: Format = {
 function personProperties(props: Record<string, unknown>, r: Record<string, unknown>, ctx: TransformContext): void {
   const person: Record<string, unknown> = {};
   let initial: Record<string, unknown> | undefined;
-  const user = isPlainObject(r.user_properties) ? cleanAmplitude(r.user_properties) : undefined;
+  const user = isPlainObject(r.user_properties) ? r.user_properties : undefined;
   for (const k in user) {
+    const v = user[k];
+    if (!isValue(v)) continue; // as cleanAmplitude, without its copy
     const first = FIRST_TOUCH.get(k);
-    if (first) (initial ??= {})[first] = user[k];
-    else person[k] = user[k];
+    if (first) (initial ??= {})[first] = v;
+    else person[k] = v;
   }
   if (isPlainObject(r.group_properties)) Object.assign(person, cleanAmplitude(r.group_properties, true));
   personUpdate(props, person, ctx.mapping.personMode);
