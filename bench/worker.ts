@@ -31,7 +31,7 @@ import { parseMapping } from '../functions/core/mapping';
 import { transformRecords } from '../functions/core/transform';
 
 export type Job =
-  | { mode: 'naive' | 'local' | 'sender' | 'parts'; file: string; host: string; inFlight?: number; workers?: number; workerScript?: string }
+  | { mode: 'naive' | 'local' | 'sender' | 'parts'; file: string; host: string; inFlight?: number; workers?: number; workerScript?: string; workerHeapMb?: number }
   | { mode: 'floor'; file: string; gzipLevel?: number }
   | { mode: 'split'; file: string }
   | { mode: 'pairs'; pairs: number; table?: 'current' | 'v1' };
@@ -78,10 +78,10 @@ async function naive(file: string, host: string): Promise<{ records: number; eve
   return { records, events: records };
 }
 
-async function local(file: string, host: string, workers?: number, workerScript?: string): Promise<{ records: number; events: number; links: number }> {
+async function local(file: string, host: string, workers?: number, workerScript?: string, workerHeapMb?: number): Promise<{ records: number; events: number; links: number }> {
   const stateDir = await mkdtemp(join(tmpdir(), 'bench-state-'));
   try {
-    const res = await importFile(file, { host, apiKey: KEY, stateDir, limits: Limits.parse({ chunkRecords: LOCAL_CHUNK_RECORDS }), attempts: 3, retryDelayMs: 100, progress: false, workers, workerScript });
+    const res = await importFile(file, { host, apiKey: KEY, stateDir, limits: Limits.parse({ chunkRecords: LOCAL_CHUNK_RECORDS }), attempts: 3, retryDelayMs: 100, progress: false, workers, workerScript, ...(workerHeapMb ? { workerHeap: { oldMb: workerHeapMb } } : {}) });
     return { records: res.report!.records.read, events: res.report!.records.events, links: res.report!.records.links };
   } finally {
     await rm(stateDir, { recursive: true, force: true });
@@ -245,7 +245,7 @@ process.once('message', async (job: Job) => {
   let t0 = start;
   let c0 = cpu0;
   if (job.mode === 'naive') out = await naive(job.file, job.host);
-  else if (job.mode === 'local') out = await local(job.file, job.host, job.workers, job.workerScript);
+  else if (job.mode === 'local') out = await local(job.file, job.host, job.workers, job.workerScript, job.workerHeapMb);
   else if (job.mode === 'sender') {
     const s = await sender(job.file, job.host, job.inFlight);
     t0 = s.start;
